@@ -1,0 +1,62 @@
+// gradcheck.h — checks a function's analytic gradient against finite differences.
+//
+// For f(x_1, ..., x_n) -> y of any shape:
+//  1. The inputs are converted to f64, and y is scalarised by a fixed random
+//     projection: L = sum(y * r), r ~ N(0, 1). One backward pass then checks every
+//     output at once (an error in any y[i] shows up in dL/dx unless r[i] happens to be 0).
+//  2. Analytic: dL/dx_k by backward().
+//  3. Numeric: central differences (L(x + h e_j) - L(x - h e_j)) / 2h for every element
+//     j of every input, under NoGradGuard.
+//  4. Accumulation: the inputs' gradients are preset to random values G and backward()
+//     runs again on a fresh graph: the result must be G + dL/dx (backward adds into a
+//     gradient; an op that overwrote it would fail here).
+//
+// The error of input k is a relative error over its whole gradient:
+//   err_k = ||analytic - numeric||_2 / max(||analytic||_2, ||numeric||_2, floor)
+// and the check passes when max_k err_k <= tol and the accumulation error is below 1e-10.
+// Why these numbers (docs/autograd.md): in f64 with h = 1e-6 the central difference
+// has a truncation error ~h^2 |f'''| ~ 1e-12 and a rounding error ~1e-16 |L| / h ~ 1e-10
+// |L|, so a correct gradient lands near 1e-9, and a wrong one (a missing term, a wrong
+// sign, an off-by-one) lands far above 1e-6. The floor (1e-3) keeps a gradient that is
+// truly zero from turning rounding noise into a large relative error.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "autograd/var.h"
+
+namespace mc {
+
+struct GradcheckOptions {
+  double step = 1e-6;       // h of the central difference
+  double tolerance = 1e-6;  // on the relative error
+  double floor = 1e-3;      // the smallest denominator of the relative error
+  uint64_t seed = 0x5eed;   // of the projection r and the preset gradients
+};
+
+struct GradcheckResult {
+  bool pass = false;
+  double max_rel_err = 0.0;             // the largest err_k
+  std::vector<double> rel_err;          // err_k per input
+  double accumulate_err = 0.0;          // max |second - (preset + first)|
+  std::vector<std::string> ops;         // the op names on the checked graph
+  std::string message;                  // what failed, if anything
+};
+
+using VarFunction = std::function<Var(const std::vector<Var>&)>;
+
+// Checks f at `inputs` (any dtype; they are converted to f64). Non-differentiable
+// arguments (indices, masks) belong in f's closure.
+GradcheckResult gradcheck(const VarFunction& f, const std::vector<Tensor>& inputs, const GradcheckOptions& opt = {});
+
+// ---- the registry: one entry per checked case of every differentiable op ------------------
+struct OpCheck {
+  std::string op;    // the op's name, as its Node records it ("matmul")
+  std::string name;  // this case ("matmul[A^T B]")
+  std::function<GradcheckResult()> run;
+};
+// Every case minicope checks; `minicope gradcheck` and the test suite both run these.
+const std::vector<OpCheck>& op_checks();
+
+}  // namespace mc

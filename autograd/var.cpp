@@ -1,0 +1,106 @@
+// var.cpp — the tape: recording, topological order, backward.
+#include "autograd/var.h"
+
+#include <unordered_set>
+
+namespace mc {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+}
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+Var::Var(Tensor value, bool requires_grad) : impl_(std::make_shared<VarImpl>()) {
+  impl_->value = std::move(value);
+  set_requires_grad(requires_grad);
+}
+
+Var& Var::set_requires_grad(bool on) {
+  if (on && impl_->value.dtype() == DType::i64)
+    throw ShapeError("set_requires_grad: an i64 (index) tensor cannot have a gradient");
+  impl_->requires_grad = on;
+  return *this;
+}
+
+Tensor& Var::grad_buffer() {
+  if (!impl_->grad.defined()) impl_->grad = Tensor::zeros(shape(), dtype());
+  return impl_->grad;
+}
+
+Var record(const char* op, Tensor value, std::vector<Var> inputs, std::function<void(const Tensor&)> backward) {
+  bool needs = false;
+  if (grad_enabled())
+    for (const Var& v : inputs) needs = needs || (v.defined() && v.requires_grad());
+  Var out(std::move(value), false);
+  if (!needs) return out;
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  for (const Var& v : inputs)
+    if (v.defined()) node->inputs.push_back(v.impl());
+  node->backward = std::move(backward);
+  out.impl()->node = std::move(node);
+  out.impl()->requires_grad = true;
+  return out;
+}
+
+void accumulate(const Var& v, const Tensor& g) {
+  if (!v.requires_grad()) return;
+  Tensor& buf = const_cast<Var&>(v).grad_buffer();
+  if (g.shape() == buf.shape()) {
+    add_(buf, g);
+  } else if (broadcast_shapes(g.shape(), buf.shape(), "accumulate") == buf.shape()) {
+    // g is smaller: stretch it over the gradient.
+    dispatch_float(buf.dtype(), "accumulate", [&](auto tag) {
+      using T = decltype(tag);
+      T* d = buf.data<T>();
+      const T* s = g.data<T>();
+      broadcast_visit(buf.shape(), buf.shape(), g.shape(), [&](int64_t o, int64_t, int64_t j) { d[o] += s[j]; });
+    });
+  } else {
+    add_(buf, sum_to(g, buf.shape()));  // g is a broadcast of v: sum it back
+  }
+}
+
+std::vector<VarImpl*> topological_order(const Var& root) {
+  // Iterative depth-first search (a long chain of ops must not overflow the stack).
+  std::vector<VarImpl*> order;
+  std::unordered_set<VarImpl*> seen;
+  std::vector<std::pair<VarImpl*, size_t>> stack;  // (var, next input to visit)
+  stack.emplace_back(root.impl().get(), 0);
+  seen.insert(root.impl().get());
+  while (!stack.empty()) {
+    auto& [v, next] = stack.back();
+    const Node* n = v->node.get();
+    if (n && next < n->inputs.size()) {
+      VarImpl* in = n->inputs[next++].get();
+      if (seen.insert(in).second) stack.emplace_back(in, 0);
+    } else {
+      order.push_back(v);
+      stack.pop_back();
+    }
+  }
+  return order;  // every Var appears after all of its inputs
+}
+
+void Var::backward() const {
+  if (numel() != 1)
+    throw ShapeError("backward: needs a loss with one element, got shape " + shape_str(shape()) +
+                     " (reduce it, e.g. with sum, first)");
+  if (!requires_grad()) throw std::logic_error("backward: the loss does not require a gradient (nothing to differentiate)");
+  NoGradGuard no_grad;  // backward functions compute with plain tensors; record nothing
+  Tensor& seed = const_cast<Var*>(this)->grad_buffer();
+  add_(seed, Tensor::ones(shape(), dtype()));
+  const std::vector<VarImpl*> order = topological_order(*this);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    VarImpl* v = *it;
+    if (!v->node || !v->grad.defined()) continue;  // a leaf, or no gradient reached it
+    v->node->backward(v->grad);
+    // An intermediate gradient is not needed once passed on: free its memory.
+    if (!v->retains_grad && v != impl_.get()) v->grad = Tensor();
+  }
+}
+
+}  // namespace mc

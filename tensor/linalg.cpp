@@ -1,0 +1,118 @@
+// linalg.cpp — matrix products through OpenBLAS, parallel with TBB.
+//
+// OpenBLAS runs single-threaded (set once, below): TBB owns the cores. Work is split
+// into (batch, row block) pieces of a fixed size that does not depend on the thread
+// count, and each piece is one sgemm/dgemm call, so every output element is computed
+// by the same BLAS call with the same K loop on 1 or 16 threads.
+#include <cblas.h>
+
+#include <mutex>
+
+#include "tensor/ops.h"
+
+namespace mc {
+
+namespace {
+
+void blas_single_threaded() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+
+constexpr int64_t kRowBlock = 64;  // rows of C per task
+
+struct MatView {
+  int64_t batch = 1, rows = 0, cols = 0;  // as stored: [batch, rows, cols]
+};
+
+MatView mat_view(const Tensor& t, const char* op) {
+  if (t.dim() < 2)
+    throw ShapeError(std::string(op) + ": expected a matrix (rank >= 2), got shape " + shape_str(t.shape()));
+  MatView v;
+  v.rows = t.size(-2);
+  v.cols = t.size(-1);
+  v.batch = t.numel() == 0 ? shape_numel(Shape(t.shape().begin(), t.shape().end() - 2)) : t.numel() / (v.rows * v.cols);
+  return v;
+}
+
+template <class T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T beta, T* c, int64_t ldc) {
+  const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, TA, TB, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+  else
+    cblas_dgemm(CblasRowMajor, TA, TB, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+}
+
+Shape batch_dims(const Tensor& t) { return Shape(t.shape().begin(), t.shape().end() - 2); }
+
+}  // namespace
+
+void matmul_acc(Tensor& c, const Tensor& a, const Tensor& b, bool ta, bool tb, double alpha, double beta) {
+  blas_single_threaded();
+  const MatView A = mat_view(a, "matmul"), B = mat_view(b, "matmul"), C = mat_view(c, "matmul");
+  const int64_t m = ta ? A.cols : A.rows, k = ta ? A.rows : A.cols;
+  const int64_t kb = tb ? B.cols : B.rows, n = tb ? B.rows : B.cols;
+  auto fail = [&](const std::string& why) {
+    throw ShapeError("matmul: " + why + ": " + shape_str(a.shape()) + (ta ? "^T" : "") + " x " + shape_str(b.shape()) +
+                     (tb ? "^T" : "") + " -> " + shape_str(c.shape()));
+  };
+  if (k != kb) fail("inner dimensions differ");
+  if (C.rows != m || C.cols != n) fail("output shape does not fit");
+  if (a.dtype() != b.dtype() || a.dtype() != c.dtype()) fail("dtypes differ");
+  // Batches: each of A, B, C has either 1 or `nb` matrices.
+  const int64_t nb = std::max(A.batch, B.batch);
+  if (A.batch != 1 && B.batch != 1 && batch_dims(a) != batch_dims(b)) fail("batch dimensions differ");
+  if (C.batch != 1 && C.batch != nb) fail("batch dimensions of the output do not fit");
+  if (C.batch != 1 && c.dim() > 2) {
+    const Shape cb = batch_dims(c);
+    if ((A.batch != 1 && cb != batch_dims(a)) || (B.batch != 1 && cb != batch_dims(b))) fail("batch dimensions differ");
+  }
+  if (m == 0 || n == 0) return;
+
+  dispatch_float(a.dtype(), "matmul", [&](auto tag) {
+    using T = decltype(tag);
+    const T* ap = a.data<T>();
+    const T* bp = b.data<T>();
+    T* cp = c.data<T>();
+    const int64_t lda = A.cols, ldb = B.cols, ldc = n;
+    const int64_t row_blocks = (m + kRowBlock - 1) / kRowBlock;
+    const int64_t tasks = C.batch * row_blocks;
+    const int64_t cost = std::min(m, kRowBlock) * n * std::max<int64_t>(k, 1) * (C.batch == 1 ? nb : 1);
+    parallel_for(tasks, 1, cost, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t cb = t / row_blocks, r0 = (t % row_blocks) * kRowBlock, rows = std::min(kRowBlock, m - r0);
+        // The batches that add into C's batch cb: just cb, or all of them in order when C is shared.
+        const int64_t first = C.batch == 1 ? 0 : cb, last = C.batch == 1 ? nb : cb + 1;
+        T* cblock = cp + cb * m * n + r0 * ldc;
+        if (k == 0 || first == last) {  // empty product: C = beta C
+          for (int64_t i = 0; i < rows * n; ++i) cblock[i] = beta == 0.0 ? T(0) : static_cast<T>(beta) * cblock[i];
+          continue;
+        }
+        for (int64_t bi = first; bi < last; ++bi) {
+          const T* amat = ap + (A.batch == 1 ? 0 : bi) * A.rows * A.cols;
+          const T* bmat = bp + (B.batch == 1 ? 0 : bi) * B.rows * B.cols;
+          // Rows r0.. of op(A): rows of A, or columns of A when transposed.
+          const T* ablock = ta ? amat + r0 : amat + r0 * lda;
+          gemm<T>(ta, tb, rows, n, k, static_cast<T>(alpha), ablock, lda, bmat, ldb,
+                  bi == first ? static_cast<T>(beta) : T(1), cblock, ldc);
+        }
+      }
+    });
+  });
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  const MatView A = mat_view(a, "matmul"), B = mat_view(b, "matmul");
+  Shape out = A.batch >= B.batch && a.dim() > 2 ? batch_dims(a) : batch_dims(b);
+  if (a.dim() > 2 && b.dim() > 2 && batch_dims(a) != batch_dims(b))
+    throw ShapeError("matmul: batch dimensions differ: " + shape_str(a.shape()) + " x " + shape_str(b.shape()));
+  out.push_back(ta ? A.cols : A.rows);
+  out.push_back(tb ? B.rows : B.cols);
+  Tensor c(out, a.dtype());
+  matmul_acc(c, a, b, ta, tb, 1.0, 0.0);
+  return c;
+}
+
+}  // namespace mc

@@ -1,0 +1,19 @@
+// cli.h — the `minicope` command-line program, as a library function so tests can run it.
+#pragma once
+#include <iosfwd>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace mc {
+
+// A mistake in how the program was called (unknown command, bad flag value): exit 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Runs `minicope args...` (args excludes the program name) writing to out/err, and
+// returns the exit status: 0 success, 1 failure, 2 usage error. Never throws.
+int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+}  // namespace mc

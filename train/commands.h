@@ -1,0 +1,29 @@
+// commands.h — one function per subcommand, and the flag parsing they share.
+#pragma once
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <cxxopts.hpp>
+#include <tbb/global_control.h>
+
+
+namespace mc {
+
+// Parsed flags, plus the thread limit from --threads (held for the command's lifetime).
+struct ParsedArgs {
+  std::unique_ptr<cxxopts::ParseResult> result;
+  std::unique_ptr<tbb::global_control> threads;
+  bool help = false;
+};
+
+// Adds the common flags (--threads, --help) and parses; throws UsageError.
+ParsedArgs parse_args(cxxopts::Options& options, const std::vector<std::string>& args);
+
+// The value of integer flag --name, which must lie in [lo, hi]; throws UsageError naming it.
+int64_t flag_int(const cxxopts::ParseResult& r, const std::string& name, int64_t lo, int64_t hi);
+
+int cmd_gradcheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+}  // namespace mc
