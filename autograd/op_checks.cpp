@@ -3,6 +3,7 @@
 // transpose flags, repeated indices). `minicope gradcheck` and tests/test_gradcheck.cpp
 // run this same list, so an op missing here is missing from both.
 #include <cmath>
+#include <span>
 
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
@@ -118,6 +119,22 @@ Registry build() {
           {rnd({2, 3}, 61), rnd({2, 3}, 62), rnd({2, 3}, 63)});
   r.add("slice", "slice[axis=1]", [](const std::vector<Var>& v) { return slice(v[0], 1, 1, 3); }, {rnd({2, 4, 3}, 64)});
   r.add("slice", "slice[empty]", [](const std::vector<Var>& v) { return slice(v[0], 0, 1, 1); }, {rnd({2, 3}, 65)});
+
+  // ---- layout and scans ----
+  for (auto [a0, a1] : {std::pair<int64_t, int64_t>{0, 1}, {1, 2}, {0, 2}, {-1, -2}})
+    r.add("transpose", "transpose[" + std::to_string(a0) + "," + std::to_string(a1) + "]",
+          [a0, a1](const std::vector<Var>& v) { return transpose(v[0], a0, a1); }, {rnd({2, 3, 4}, 66)});
+  for (bool rev : {false, true})
+    for (int64_t axis : {0, 2})
+      r.add("cumsum", std::string("cumsum[axis=") + std::to_string(axis) + (rev ? ",reverse]" : "]"),
+            [axis, rev](const std::vector<Var>& v) { return cumsum(v[0], axis, rev); }, {rnd({3, 2, 4}, 67)});
+  {
+    // values spread over [-2, 2], clamped to [-1, 0.5]; none within 0.05 of a bound
+    Tensor x = rnd({4, 5}, 68, -2, 2);
+    for (double& v : std::span(x.data<double>(), size_t(x.numel())))
+      if (std::fabs(v + 1) < 0.05 || std::fabs(v - 0.5) < 0.05) v += 0.12;
+    r.add("clamp", "clamp", [](const std::vector<Var>& v) { return clamp(v[0], -1.0, 0.5); }, {x});
+  }
 
   // ---- indexing (with repeated indices, whose gradients must add up) ----
   const Tensor gidx = Tensor::indices({0, 2, 2, 1, 0, 0}, {2, 3});

@@ -58,6 +58,12 @@ Var index_select(const Var& x, int64_t axis, const Tensor& idx);
 // embedding(table [V,C], ids [...] i64) -> [..., C]
 Var embedding(const Var& table, const Tensor& ids);
 
+// ---- layout and scans (layout.cpp) --------------------------------------------------------------
+Var transpose(const Var& x, int64_t axis0, int64_t axis1);
+Var cumsum(const Var& x, int64_t axis, bool reverse = false);
+// clamp: the gradient is zero where x lies outside [lo, hi] (it passes at the bounds).
+Var clamp(const Var& x, double lo, double hi);
+
 // ---- fused ops with hand-written backward passes --------------------------------------------
 // layer_norm.cpp: y = (x - mean) / sqrt(var + eps) * gamma + beta over the last axis.
 // x [..., C], gamma [C], beta [C]; var is the biased variance (divides by C).

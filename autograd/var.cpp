@@ -13,6 +13,23 @@ bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 
+VarImpl::~VarImpl() {
+  // Destroying the last Var of a graph destroys its Node, whose inputs are destroyed
+  // in turn: done naively that recursion is as deep as the graph is long, and a chain
+  // of 100k ops overflows the stack. Instead, unlink nodes onto an explicit stack.
+  if (!node) return;
+  std::vector<std::shared_ptr<Node>> stack;
+  stack.push_back(std::move(node));
+  while (!stack.empty()) {
+    std::shared_ptr<Node> n = std::move(stack.back());
+    stack.pop_back();
+    if (n.use_count() != 1) continue;  // still owned elsewhere
+    n->backward = nullptr;             // drop the closure's copies of the inputs first
+    for (auto& in : n->inputs)
+      if (in && in.use_count() == 1 && in->node) stack.push_back(std::move(in->node));
+  }  // n goes here: its inputs die with their nodes already moved out
+}
+
 Var::Var(Tensor value, bool requires_grad) : impl_(std::make_shared<VarImpl>()) {
   impl_->value = std::move(value);
   set_requires_grad(requires_grad);

@@ -29,6 +29,10 @@ struct VarImpl {
   bool requires_grad = false;
   bool retains_grad = false;   // keep the gradient of a non-leaf after backward()
   std::shared_ptr<Node> node;  // null for a leaf (a parameter, an input)
+  VarImpl() = default;
+  VarImpl(const VarImpl&) = delete;
+  VarImpl& operator=(const VarImpl&) = delete;
+  ~VarImpl();  // tears a long graph down iteratively (no recursion per node)
 };
 
 class Var {

@@ -79,6 +79,19 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis);
 Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t end);  // [start, end)
 void slice_add_(Tensor& dst, int64_t axis, int64_t start, const Tensor& src);  // adjoint of slice
 
+// ---- layout and scans ------------------------------------------------------------------------
+// transpose: swaps two axes (a copy): y[.., j, .., i, ..] = x[.., i, .., j, ..].
+Tensor transpose(const Tensor& x, int64_t axis0, int64_t axis1);
+// cumsum along an axis; reverse sums from the end: y[k] = sum_{t >= k} x[t].
+Tensor cumsum(const Tensor& x, int64_t axis, bool reverse = false);
+// clamp to [lo, hi] (either bound may be +-inf); NaN stays NaN.
+Tensor clamp(const Tensor& x, double lo, double hi);
+// floor / ceil as i64 indices (for gathers at fractional positions).
+Tensor floor_index(const Tensor& x);
+Tensor ceil_index(const Tensor& x);
+// floor as a tensor of the same dtype.
+Tensor floor(const Tensor& x);
+
 // ---- comparisons for tests and checks ----------------------------------------------------------
 double max_abs_diff(const Tensor& a, const Tensor& b);
 bool bitwise_equal(const Tensor& a, const Tensor& b);

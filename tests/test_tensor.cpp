@@ -271,3 +271,27 @@ TEST_CASE("concat and slice") {
                        "concat: shape [3,1] (f32) does not fit [2,2] (f32) along axis 1", ShapeError);
   CHECK_THROWS_WITH_AS(slice(Tensor::ones({2, 3}), 1, 2, 4), "slice: range [2, 4) does not fit axis 1 of shape [2,3]", ShapeError);
 }
+
+TEST_CASE("transpose, cumsum, clamp, floor and ceil") {
+  for (DType d : kFloat) {
+    Tensor x = Tensor::arange(6, d).reshape({2, 3});
+    Tensor t = transpose(x, 0, 1);
+    CHECK(t.shape() == Shape{3, 2});
+    check_values(t, {0, 3, 1, 4, 2, 5});
+    Tensor y = Tensor::arange(24, d).reshape({2, 3, 4});
+    Tensor yt = transpose(y, 0, 2);  // [4,3,2]
+    CHECK(yt.shape() == Shape{4, 3, 2});
+    CHECK(yt.at({3, 1, 0}) == y.at({0, 1, 3}));
+    CHECK(yt.at({2, 2, 1}) == y.at({1, 2, 2}));
+    check_values(cumsum(x, 1), {0, 1, 3, 3, 7, 12});
+    check_values(cumsum(x, 1, true), {3, 3, 2, 12, 9, 5});
+    check_values(cumsum(x, 0), {0, 1, 2, 3, 5, 7});
+    Tensor c = Tensor::from({-2, -0.5, 0.3, 4}, {4}, d);
+    check_values(clamp(c, -1, 1), {-1, -0.5, 0.3, 1});
+    check_values(floor(c), {-2, -1, 0, 4});
+    CHECK(floor_index(c).to_vector() == std::vector<double>{-2, -1, 0, 4});
+    CHECK(ceil_index(c).to_vector() == std::vector<double>{-2, 0, 1, 4});
+  }
+  CHECK_THROWS_AS(clamp(Tensor::ones({1}), 1, 0), ShapeError);
+  CHECK_THROWS_AS(floor_index(Tensor::from({NAN}, {1})), ShapeError);
+}
