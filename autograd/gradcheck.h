@@ -13,12 +13,14 @@
 //
 // The error of input k is a relative error over its whole gradient:
 //   err_k = ||analytic - numeric||_2 / max(||analytic||_2, ||numeric||_2, floor)
+//   floor = 1e-3 * max(1, ||numeric gradient of all inputs||_2)
 // and the check passes when max_k err_k <= tol and the accumulation error is below 1e-10.
-// Why these numbers (docs/autograd.md): in f64 with h = 1e-6 the central difference
-// has a truncation error ~h^2 |f'''| ~ 1e-12 and a rounding error ~1e-16 |L| / h ~ 1e-10
-// |L|, so a correct gradient lands near 1e-9, and a wrong one (a missing term, a wrong
-// sign, an off-by-one) lands far above 1e-6. The floor (1e-3) keeps a gradient that is
-// truly zero from turning rounding noise into a large relative error.
+// Why these numbers (docs/autograd.md): in f64 with h = 1e-5 the central difference
+// has a truncation error ~h^2 |f'''| ~ 1e-10 and a rounding error ~1e-16 S / h ~ 1e-11 S
+// (S the size of the terms of L), so a correct gradient lands between 1e-10 and 1e-7,
+// and a wrong one (a missing term, a wrong sign, an off-by-one) lands far above 1e-6.
+// The floor keeps an input whose true gradient is zero from turning rounding noise
+// into a large relative error.
 #pragma once
 #include <functional>
 #include <string>
@@ -29,7 +31,7 @@
 namespace mc {
 
 struct GradcheckOptions {
-  double step = 1e-6;       // h of the central difference
+  double step = 1e-5;       // h of the central difference
   double tolerance = 1e-6;  // on the relative error
   double floor = 1e-3;      // the smallest denominator of the relative error
   uint64_t seed = 0x5eed;   // of the projection r and the preset gradients
@@ -57,6 +59,9 @@ struct OpCheck {
   std::function<GradcheckResult()> run;
 };
 // Every case minicope checks; `minicope gradcheck` and the test suite both run these.
+// The autograd ops' cases are built in; higher layers add theirs with add_op_check
+// (nn adds the attention kernel and whole transformers: register_nn_checks()).
 const std::vector<OpCheck>& op_checks();
+void add_op_check(OpCheck check);
 
 }  // namespace mc

@@ -173,9 +173,14 @@ Registry build() {
 
 }  // namespace
 
-const std::vector<OpCheck>& op_checks() {
-  static const std::vector<OpCheck> checks = build().checks;
+namespace {
+std::vector<OpCheck>& registry() {
+  static std::vector<OpCheck> checks = build().checks;
   return checks;
 }
+}  // namespace
+
+const std::vector<OpCheck>& op_checks() { return registry(); }
+void add_op_check(OpCheck check) { registry().push_back(std::move(check)); }
 
 }  // namespace mc

@@ -9,11 +9,13 @@
 
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
+#include "nn/checks.h"
 
 using namespace mc;
 
 TEST_CASE("every registered op passes its gradient check in f64") {
-  REQUIRE(op_checks().size() > 50);
+  register_nn_checks();  // the attention kernel under every encoding, whole transformers
+  REQUIRE(op_checks().size() > 100);
   for (const OpCheck& c : op_checks()) {
     const GradcheckResult r = c.run();
     INFO(c.name << ": " << r.message);

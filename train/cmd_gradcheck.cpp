@@ -6,6 +6,7 @@
 #include <tbb/global_control.h>
 
 #include "autograd/gradcheck.h"
+#include "nn/checks.h"
 #include "train/cli.h"
 #include "train/commands.h"
 
@@ -27,6 +28,7 @@ int cmd_gradcheck(const std::vector<std::string>& args, std::ostream& out, std::
   const std::string only = r.count("op") ? r["op"].as<std::string>() : "";
   const bool json = r.count("json") > 0;
 
+  register_nn_checks();
   std::vector<const OpCheck*> selected;
   for (const OpCheck& c : op_checks())
     if (only.empty() || c.op == only || c.name == only) selected.push_back(&c);

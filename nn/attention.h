@@ -1,0 +1,62 @@
+// attention.h — causal multi-head self-attention with every position encoding, in
+// two forms that compute the same function:
+//
+//   attention_fused     one autograd node: a hand-written kernel and backward pass,
+//                       parallel over (batch, head), BLAS for q·k, q·e, a·v, only the
+//                       causal half computed. This is the one that trains.
+//   attention_composed  the same formula written with primitive autograd ops
+//                       (transpose, matmul, sigmoid, cumsum, clamp, gather, softmax).
+//                       Short and obviously right; the tests hold the fused form to it.
+//
+// Per head (q, k, v the head's vectors, D its size, c = 1/sqrt(D)), for keys j <= i:
+//   s[i,j]   = q_i·k_j                          (q, k rotated first under rope)
+//   rel[i,j] = q_i·r[min(i-j, nrel-1)]          (rel; r is D x nrel, per layer)
+//   g[i,j]   = sigmoid(c q_i·src_j)             (cope; src = k, gate keys or v, unrotated)
+//   p[i,j]   = min(sum_{t=j..i} g[i,t], npos-1)
+//   z[i,n]   = q_i·e[n]                         (e is D x npos, shared by the heads)
+//   pe[i,j]  = (1-w) z[i,floor p] + w z[i,ceil p],  w = p - floor p
+//   logit    = c (s + rel + pe)                 or  c (s + rel) + pe  with nodiv
+//   y_i      = sum_j softmax_j(logit[i,:]) v_j
+// docs/cope.md derives the backward pass step by step.
+#pragma once
+#include "autograd/ops.h"
+
+namespace mc {
+
+enum class GateSource { key, sep_key, value };
+
+struct AttentionSpec {
+  int64_t heads = 1;
+  bool cope = false;
+  int64_t npos = 0;                      // CoPE positions 0..npos-1 (>= 1)
+  GateSource gates = GateSource::key;    // what the CoPE gates compare the query with
+  bool nodiv = false;                    // add CoPE logits after the 1/sqrt(D) scale
+  bool rel = false;                      // add relative logits q_i·r[min(i-j, nrel-1)]
+  bool rope = false;                     // rotate q and k (rotary, halves paired)
+  double rope_base = 10000.0;
+};
+
+struct AttentionInputs {
+  Var q, k, v;  // [B,T,C], C = heads * D; head h owns columns [h D, (h+1) D)
+  Var gate_k;   // [B,T,C], the separate gate keys (gates == sep_key)
+  Var e;        // [D, npos], CoPE position embeddings (cope)
+  Var r;        // [D, nrel], relative position embeddings (rel)
+};
+
+// What a caller may ask to see (plots, tests): both [B,H,T,T], zero above the diagonal.
+struct AttentionTrace {
+  Tensor probs;      // the attention weights
+  Tensor positions;  // the CoPE positions p (cope only)
+};
+
+Var attention_fused(const AttentionInputs& in, const AttentionSpec& spec, AttentionTrace* trace = nullptr);
+Var attention_composed(const AttentionInputs& in, const AttentionSpec& spec);
+
+// Checks shapes and options; throws ShapeError naming what does not fit.
+void check_attention(const AttentionInputs& in, const AttentionSpec& spec);
+
+// Rotary angles: position t, pair d (of D/2): theta = t * base^(-2d/D).
+// x'[d] = x[d] cos - x[d+D/2] sin;  x'[d+D/2] = x[d] sin + x[d+D/2] cos.
+Tensor rope_cos_sin(int64_t T, int64_t D, double base, DType dtype, bool sin);
+
+}  // namespace mc

@@ -1,0 +1,53 @@
+// config.h — one struct describes the whole architecture (docs/model.md explains
+// every field and default).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace mc {
+
+// A configuration that does not make sense; the message names the field.
+struct ConfigError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+struct ModelConfig {
+  int64_t vocab = 0;      // tokens in the vocabulary
+  int64_t seq = 64;       // training context length (abs table size; default npos and rel cap)
+  int64_t layers = 2;
+  int64_t dim = 64;       // model width C
+  int64_t heads = 4;      // C must divide by heads; head size D = C / heads
+  int64_t mlp_ratio = 4;  // MLP hidden width = mlp_ratio * C
+  double dropout = 0.0;   // on the embedding output and each residual branch
+  bool post_norm = false; // LayerNorm after each residual add (the paper's counting runs)
+  bool tied = false;      // output projection shares the token embedding
+  std::string gelu = "tanh";  // "tanh" or "erf"
+  double ln_eps = 1e-5;
+
+  // Position encoding: none, abs, rel, rope, cope, cope+rel, cope+rope.
+  std::string pe = "cope";
+  std::optional<int64_t> npos;     // CoPE positions (>= 1); unset means seq + 1
+  bool sep_key = false;    // CoPE gates from a separate key projection
+  bool val_gates = false;  // CoPE gates from the values
+  bool nodiv = false;      // CoPE logits added after the 1/sqrt(D) scale
+  bool shared = false;     // one CoPE table for all layers
+  int64_t every = 1;       // CoPE only on layers every-1, 2*every-1, ...; rel elsewhere (needs cope+rel)
+  std::optional<int64_t> rel_cap;  // rel embeddings; distances >= rel_cap-1 share the last; unset means seq
+  double rope_base = 10000.0;
+
+  bool uses_cope() const { return pe.rfind("cope", 0) == 0; }
+  bool uses_rel() const { return pe == "rel" || pe == "cope+rel"; }
+  bool uses_rope() const { return pe == "rope" || pe == "cope+rope"; }
+  int64_t cope_npos() const { return npos ? *npos : seq + 1; }
+  int64_t rel_positions() const { return rel_cap ? *rel_cap : seq; }
+  int64_t head_dim() const { return dim / heads; }
+  // Whether layer l (from 0) uses CoPE (with `every`, the others use rel only).
+  bool layer_uses_cope(int64_t l) const { return uses_cope() && (l + 1) % every == 0; }
+
+  // Throws ConfigError naming the first field that does not fit.
+  void validate() const;
+};
+
+}  // namespace mc

@@ -1,0 +1,50 @@
+#include "nn/layers.h"
+
+namespace mc {
+
+Linear::Linear(int64_t in, int64_t out, bool has_bias, double init_std, Generator& gen, DType dtype)
+    : weight(Tensor::normal({out, in}, 0.0, init_std, gen, dtype), true) {
+  register_parameter("weight", weight);
+  if (has_bias) {
+    bias = Var(Tensor::zeros({out}, dtype), true);
+    register_parameter("bias", bias);
+  }
+}
+
+Var Linear::forward(const Var& x) const {
+  const int64_t in = weight.size(1);
+  if (x.value().dim() < 1 || x.size(-1) != in)
+    throw ShapeError("linear: input " + shape_str(x.shape()) + " does not end in " + std::to_string(in));
+  Shape out = x.shape();
+  out.back() = weight.size(0);
+  // One 2-D product over all leading positions, W^T by a BLAS flag (no copy).
+  Var y = matmul(reshape(x, {-1, in}), weight, false, true);
+  if (bias.defined()) y = add(y, bias);
+  return reshape(y, out);
+}
+
+Embedding::Embedding(int64_t count, int64_t dim, double init_std, Generator& gen, DType dtype)
+    : weight(Tensor::normal({count, dim}, 0.0, init_std, gen, dtype), true) {
+  register_parameter("weight", weight);
+}
+
+Var Embedding::forward(const Tensor& ids) const { return embedding(weight, ids); }
+
+LayerNorm::LayerNorm(int64_t dim, double eps_, DType dtype)
+    : weight(Tensor::ones({dim}, dtype), true), bias(Tensor::zeros({dim}, dtype), true), eps(eps_) {
+  register_parameter("weight", weight);
+  register_parameter("bias", bias);
+}
+
+MLP::MLP(int64_t dim, int64_t hidden, bool gelu_erf_form, double init_std, double out_std, Generator& gen, DType dtype)
+    : fc1(dim, hidden, true, init_std, gen, dtype), fc2(hidden, dim, true, out_std, gen, dtype), erf(gelu_erf_form) {
+  register_module("fc1", fc1);
+  register_module("fc2", fc2);
+}
+
+Var MLP::forward(const Var& x) const {
+  Var h = fc1.forward(x);
+  return fc2.forward(erf ? gelu_erf(h) : gelu_tanh(h));
+}
+
+}  // namespace mc

@@ -1,0 +1,40 @@
+// layers.h — the building blocks: Linear, Embedding, LayerNorm, MLP.
+#pragma once
+#include "autograd/ops.h"
+#include "nn/module.h"
+
+namespace mc {
+
+// y = x W^T + b, W [out, in] (PyTorch's layout, so weights load there unchanged).
+class Linear : public Module {
+ public:
+  Linear(int64_t in, int64_t out, bool bias, double init_std, Generator& gen, DType dtype);
+  Var forward(const Var& x) const;  // [..., in] -> [..., out]
+  Var weight, bias;                 // bias undefined when there is none
+};
+
+class Embedding : public Module {
+ public:
+  Embedding(int64_t count, int64_t dim, double init_std, Generator& gen, DType dtype);
+  Var forward(const Tensor& ids) const;  // [...] i64 -> [..., dim]
+  Var weight;                            // [count, dim]
+};
+
+class LayerNorm : public Module {
+ public:
+  LayerNorm(int64_t dim, double eps, DType dtype);
+  Var forward(const Var& x) const { return layer_norm(x, weight, bias, eps); }
+  Var weight, bias;  // gamma (ones), beta (zeros)
+  double eps;
+};
+
+// fc2(gelu(fc1(x))), hidden width `hidden`.
+class MLP : public Module {
+ public:
+  MLP(int64_t dim, int64_t hidden, bool gelu_erf, double init_std, double out_std, Generator& gen, DType dtype);
+  Var forward(const Var& x) const;
+  Linear fc1, fc2;
+  bool erf;
+};
+
+}  // namespace mc

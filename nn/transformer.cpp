@@ -1,0 +1,134 @@
+#include "nn/transformer.h"
+
+#include <cmath>
+
+namespace mc {
+
+namespace {
+constexpr double kInitStd = 0.02;  // GPT-2's initialisation
+
+// Residual output projections start smaller under pre-norm, so the residual stream's
+// variance does not grow with depth (GPT-2; the CoPE code does the same).
+double out_std(const ModelConfig& cfg) {
+  return cfg.post_norm ? kInitStd : kInitStd / std::sqrt(2.0 * static_cast<double>(cfg.layers));
+}
+
+AttentionSpec make_spec(const ModelConfig& cfg, int64_t layer) {
+  AttentionSpec s;
+  s.heads = cfg.heads;
+  s.cope = cfg.layer_uses_cope(layer);
+  s.npos = cfg.cope_npos();
+  s.gates = cfg.sep_key ? GateSource::sep_key : cfg.val_gates ? GateSource::value : GateSource::key;
+  s.nodiv = cfg.nodiv;
+  // cope+rel with `every`: rel on every layer (the official code adds it to CoPE layers too)
+  s.rel = cfg.uses_rel();
+  s.rope = cfg.uses_rope();
+  s.rope_base = cfg.rope_base;
+  return s;
+}
+}  // namespace
+
+CausalSelfAttention::CausalSelfAttention(const ModelConfig& cfg, int64_t layer, const Var* shared_e, Generator& gen,
+                                         DType dtype)
+    : spec(make_spec(cfg, layer)),
+      q(cfg.dim, cfg.dim, true, kInitStd, gen, dtype),
+      k(cfg.dim, cfg.dim, true, kInitStd, gen, dtype),
+      v(cfg.dim, cfg.dim, true, kInitStd, gen, dtype),
+      out(cfg.dim, cfg.dim, true, out_std(cfg), gen, dtype) {
+  register_module("q", q);
+  register_module("k", k);
+  register_module("v", v);
+  register_module("out", out);
+  const int64_t D = cfg.head_dim();
+  if (spec.cope) {
+    if (spec.gates == GateSource::sep_key) {
+      gate_k = std::make_unique<Linear>(cfg.dim, cfg.dim, true, kInitStd, gen, dtype);
+      register_module("gate_k", *gate_k);
+    }
+    e = shared_e ? *shared_e : Var(Tensor::zeros({D, spec.npos}, dtype), true);
+    register_parameter("cope_e", e);
+  }
+  if (spec.rel) {
+    r = Var(Tensor::normal({D, cfg.rel_positions()}, 0.0, 1.0 / std::sqrt(static_cast<double>(D)), gen, dtype), true);
+    register_parameter("rel_r", r);
+  }
+}
+
+Var CausalSelfAttention::forward(const Var& x, bool composed, AttentionTrace* trace) const {
+  AttentionInputs in{q.forward(x), k.forward(x), v.forward(x), gate_k ? gate_k->forward(x) : Var(), e, r};
+  Var y = composed ? attention_composed(in, spec) : attention_fused(in, spec, trace);
+  return out.forward(y);
+}
+
+Block::Block(const ModelConfig& cfg, int64_t layer, const Var* shared_e, Generator& gen, DType dtype)
+    : ln1(cfg.dim, cfg.ln_eps, dtype),
+      ln2(cfg.dim, cfg.ln_eps, dtype),
+      attn(cfg, layer, shared_e, gen, dtype),
+      mlp(cfg.dim, cfg.mlp_ratio * cfg.dim, cfg.gelu == "erf", kInitStd, out_std(cfg), gen, dtype),
+      post_norm(cfg.post_norm),
+      drop_p(cfg.dropout) {
+  register_module("ln1", ln1);
+  register_module("attn", attn);
+  register_module("ln2", ln2);
+  register_module("mlp", mlp);
+}
+
+Var Block::forward(const Var& x, Generator& drop, bool composed, AttentionTrace* trace) const {
+  const bool on = training();
+  if (post_norm) {
+    Var h = ln1.forward(add(x, dropout(attn.forward(x, composed, trace), drop_p, drop, on)));
+    return ln2.forward(add(h, dropout(mlp.forward(h), drop_p, drop, on)));
+  }
+  Var h = add(x, dropout(attn.forward(ln1.forward(x), composed, trace), drop_p, drop, on));
+  return add(h, dropout(mlp.forward(ln2.forward(h)), drop_p, drop, on));
+}
+
+Transformer::Transformer(const ModelConfig& cfg, uint64_t seed, DType dtype)
+    : dropout_rng(seed ^ 0x9e3779b97f4a7c15ULL),  // its own stream: dropout does not shift the weights
+      cfg_((cfg.validate(), cfg)),
+      init_rng_(seed),
+      tok_(cfg.vocab, cfg.dim, kInitStd, init_rng_, dtype) {
+  register_module("tok_emb", tok_);
+  if (cfg_.pe == "abs") {
+    pos_ = std::make_unique<Embedding>(cfg_.seq, cfg_.dim, kInitStd, init_rng_, dtype);
+    register_module("pos_emb", *pos_);
+  }
+  const Var* shared_e = nullptr;
+  for (int64_t l = 0; l < cfg_.layers; ++l) {
+    blocks_.push_back(std::make_unique<Block>(cfg_, l, shared_e, init_rng_, dtype));
+    register_module("blocks." + std::to_string(l), *blocks_.back());
+    // shared: every CoPE layer uses the table of the first one
+    if (cfg_.shared && !shared_e && blocks_.back()->attn.e.defined()) shared_e = &blocks_.back()->attn.e;
+  }
+  if (!cfg_.post_norm) {
+    ln_f_ = std::make_unique<LayerNorm>(cfg_.dim, cfg_.ln_eps, dtype);
+    register_module("ln_f", *ln_f_);
+  }
+  if (!cfg_.tied) {
+    head_ = std::make_unique<Linear>(cfg_.dim, cfg_.vocab, false, kInitStd, init_rng_, dtype);
+    register_module("head", *head_);
+  }
+}
+
+Var Transformer::forward(const Tensor& ids, std::vector<AttentionTrace>* traces) {
+  if (ids.dim() != 2 || ids.dtype() != DType::i64)
+    throw ShapeError("transformer: ids must be [B,L] i64, got " + std::string(dtype_name(ids.dtype())) + shape_str(ids.shape()));
+  const int64_t L = ids.size(1);
+  if (pos_ && L > cfg_.seq)
+    throw ShapeError("transformer: abs position embeddings cover " + std::to_string(cfg_.seq) +
+                     " positions; the input has " + std::to_string(L) + " (use rel, rope or cope for longer contexts)");
+  Var x = tok_.forward(ids);  // [B,L,C]
+  if (pos_) {
+    std::vector<int64_t> at(static_cast<size_t>(L));
+    for (int64_t t = 0; t < L; ++t) at[static_cast<size_t>(t)] = t;
+    x = add(x, pos_->forward(Tensor::indices(at, {L})));  // [L,C] broadcast over the batch
+  }
+  x = dropout(x, cfg_.dropout, dropout_rng, training());
+  if (traces) traces->assign(blocks_.size(), AttentionTrace{});
+  for (size_t l = 0; l < blocks_.size(); ++l)
+    x = blocks_[l]->forward(x, dropout_rng, composed_, traces ? &(*traces)[l] : nullptr);
+  if (ln_f_) x = ln_f_->forward(x);
+  return head_ ? head_->forward(x) : matmul(x, tok_.weight, false, true);  // tied: x E^T
+}
+
+}  // namespace mc

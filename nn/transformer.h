@@ -1,0 +1,66 @@
+// transformer.h — a decoder-only transformer whose attention takes any position
+// encoding (docs/model.md states every choice made here).
+//
+//   ids [B,L] -> token embedding (+ absolute position embedding under abs) -> dropout
+//   -> layers x Block -> final LayerNorm (pre-norm only) -> output projection -> logits [B,L,V]
+//   pre-norm block:  x = x + drop(attn(ln1(x)));  x = x + drop(mlp(ln2(x)))
+//   post-norm block: x = ln1(x + drop(attn(x)));  x = ln2(x + drop(mlp(x)))
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "nn/attention.h"
+#include "nn/config.h"
+#include "nn/layers.h"
+
+namespace mc {
+
+class CausalSelfAttention : public Module {
+ public:
+  // shared_e: the CoPE table of an earlier layer when cfg.shared (else a new one is made).
+  CausalSelfAttention(const ModelConfig& cfg, int64_t layer, const Var* shared_e, Generator& gen, DType dtype);
+  Var forward(const Var& x, bool composed, AttentionTrace* trace) const;  // [B,L,C] -> [B,L,C]
+  AttentionSpec spec;
+  Linear q, k, v, out;
+  std::unique_ptr<Linear> gate_k;  // sep_key only
+  Var e;  // [D, npos], CoPE position embeddings, start at zero (cope layers)
+  Var r;  // [D, nrel], relative position embeddings (rel layers)
+};
+
+class Block : public Module {
+ public:
+  Block(const ModelConfig& cfg, int64_t layer, const Var* shared_e, Generator& gen, DType dtype);
+  Var forward(const Var& x, Generator& drop, bool composed, AttentionTrace* trace) const;
+  LayerNorm ln1, ln2;
+  CausalSelfAttention attn;
+  MLP mlp;
+  bool post_norm;
+  double drop_p;
+};
+
+class Transformer : public Module {
+ public:
+  // Validates cfg (throws ConfigError) and initialises every weight from `seed`.
+  Transformer(const ModelConfig& cfg, uint64_t seed, DType dtype = DType::f32);
+
+  // ids [B,L] i64 -> logits [B,L,vocab]. Dropout draws from dropout_rng when training.
+  // traces, when given, receives each layer's attention weights and CoPE positions.
+  Var forward(const Tensor& ids, std::vector<AttentionTrace>* traces = nullptr);
+
+  const ModelConfig& config() const { return cfg_; }
+  // Use the composed (primitive-op) attention instead of the fused kernel: for tests.
+  void use_composed_attention(bool on) { composed_ = on; }
+  Generator dropout_rng;
+
+ private:
+  ModelConfig cfg_;
+  Generator init_rng_;  // draws the initial weights (declared before the layers it initialises)
+  bool composed_ = false;
+  Embedding tok_;
+  std::unique_ptr<Embedding> pos_;  // abs only
+  std::vector<std::unique_ptr<Block>> blocks_;
+  std::unique_ptr<LayerNorm> ln_f_;  // pre-norm only
+  std::unique_ptr<Linear> head_;     // untied only
+};
+
+}  // namespace mc
