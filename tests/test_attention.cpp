@@ -1,0 +1,250 @@
+// test_attention.cpp — the fused attention kernel: against the composed form, against
+// the official formulation's reference values, and CoPE's special points (the clamp,
+// integer positions, saturated gates), plus the hand example of docs/cope.md.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "nn/attention.h"
+#include "nn/checks.h"
+
+using namespace mc;
+
+namespace {
+
+struct Variant { const char* name; AttentionSpec spec; };
+
+std::vector<Variant> variants(int64_t heads, int64_t npos) {
+  AttentionSpec b;
+  b.heads = heads;
+  b.npos = npos;
+  std::vector<Variant> out;
+  auto add = [&](const char* n, auto f) { AttentionSpec s = b; f(s); out.push_back({n, s}); };
+  add("none", [](AttentionSpec&) {});
+  add("rel", [](AttentionSpec& s) { s.rel = true; });
+  add("rope", [](AttentionSpec& s) { s.rope = true; });
+  add("cope", [](AttentionSpec& s) { s.cope = true; });
+  add("cope+rel", [](AttentionSpec& s) { s.cope = true, s.rel = true; });
+  add("cope+rope", [](AttentionSpec& s) { s.cope = true, s.rope = true; });
+  add("cope,sep_key", [](AttentionSpec& s) { s.cope = true, s.gates = GateSource::sep_key; });
+  add("cope,val_gates", [](AttentionSpec& s) { s.cope = true, s.gates = GateSource::value; });
+  add("cope,nodiv", [](AttentionSpec& s) { s.cope = true, s.nodiv = true; });
+  return out;
+}
+
+// Outputs and gradients of sum(y * R) for one form, on fresh leaves of dtype dt.
+std::vector<Tensor> run(bool fused, const AttentionCase& c, const AttentionSpec& spec, DType dt) {
+  std::vector<Var> vars;
+  for (const Tensor& t : c.tensors) vars.emplace_back(t.to(dt), true);
+  const AttentionInputs in = c.as_inputs(vars);
+  Var y = fused ? attention_fused(in, spec) : attention_composed(in, spec);
+  Generator g(99);
+  Var R(Tensor::normal(y.shape(), 0, 1, g, dt));
+  sum(mul(y, R)).backward();
+  std::vector<Tensor> out{y.value()};
+  for (const Var& v : vars) out.push_back(v.grad());
+  return out;
+}
+
+double scaled_diff(const Tensor& a, const Tensor& b) {
+  double scale = 1.0;
+  for (double x : b.to_vector()) scale = std::max(scale, std::fabs(x));
+  return max_abs_diff(a, b) / scale;
+}
+
+}  // namespace
+
+TEST_CASE("fused and composed attention agree: outputs and every gradient") {
+  struct Size { int64_t B, H, L, D, npos; };
+  const Size sizes[] = {{2, 2, 5, 4, 6}, {1, 1, 1, 2, 2}, {2, 3, 7, 4, 3}, {1, 2, 70, 4, 71}, {3, 1, 9, 6, 4}};
+  for (const Size& z : sizes)
+    for (const Variant& v : variants(z.H, z.npos)) {
+      const AttentionCase c = make_attention_case(v.spec, z.B, z.L, z.D, 7);
+      for (DType dt : {DType::f64, DType::f32}) {
+        const auto fused = run(true, c, v.spec, dt), composed = run(false, c, v.spec, dt);
+        REQUIRE(fused.size() == composed.size());
+        for (size_t i = 0; i < fused.size(); ++i) {
+          INFO(v.name << " B" << z.B << " H" << z.H << " L" << z.L << " D" << z.D << " npos" << z.npos << " "
+                      << dtype_name(dt) << " tensor " << i);
+          CHECK(scaled_diff(fused[i], composed[i]) < (dt == DType::f64 ? 1e-12 : 1e-5));
+        }
+      }
+    }
+}
+
+TEST_CASE("the fused kernel matches the official formulation's reference values") {
+  const auto path = std::filesystem::path(MINICOPE_SOURCE_DIR) / ".." / "shared" / "testdata" / "cope_reference.json";
+  if (!std::filesystem::exists(path)) {
+    MESSAGE("skipped: " << path.string() << " is absent");
+    return;
+  }
+  std::ifstream in(path);
+  const auto doc = nlohmann::json::parse(in);
+  int cases = 0;
+  for (const auto& cs : doc.at("cases")) {
+    const int64_t B = cs["B"], H = cs["H"], L = cs["T"], D = cs["D"], npos = cs["npos"];
+    AttentionSpec spec;
+    spec.heads = H;
+    spec.cope = true;
+    spec.npos = npos;
+    spec.nodiv = cs["nodiv"];
+    const std::string from = cs["gates_from"];
+    spec.gates = from == "sep_key" ? GateSource::sep_key : from == "value" ? GateSource::value : GateSource::key;
+    // The reference is [B,H,T,D]; minicope's attention reads [B,T,H*D].
+    auto bhtd = [&](const char* f) { return Tensor::from(cs[f].get<std::vector<double>>(), {B, H, L, D}, DType::f64); };
+    auto to_btc = [&](const Tensor& t) { return transpose(t, 1, 2).reshape({B, L, H * D}); };
+    Var q(to_btc(bhtd("q")), true), k(to_btc(bhtd("k")), true), v(to_btc(bhtd("v")), true),
+        gk(to_btc(bhtd("gate_k")), true), e(Tensor::from(cs["e"].get<std::vector<double>>(), {D, npos}, DType::f64), true);
+    AttentionTrace trace;
+    for (bool fused : {true, false}) {
+      for (Var* x : {&q, &k, &v, &gk, &e}) x->zero_grad();
+      AttentionInputs ins{q, k, v, gk, e, Var()};
+      Var y = fused ? attention_fused(ins, spec, &trace) : attention_composed(ins, spec);
+      sum(mul(y, Var(to_btc(bhtd("dy"))))).backward();
+      INFO(cs["name"].get<std::string>() << (fused ? " fused" : " composed"));
+      CHECK(max_abs_diff(y.value(), to_btc(bhtd("y"))) < 1e-12);
+      CHECK(max_abs_diff(q.grad(), to_btc(bhtd("dq"))) < 1e-12);
+      CHECK(max_abs_diff(k.grad(), to_btc(bhtd("dk"))) < 1e-12);
+      CHECK(max_abs_diff(v.grad(), to_btc(bhtd("dv"))) < 1e-12);
+      CHECK(max_abs_diff(e.grad(), Tensor::from(cs["de"].get<std::vector<double>>(), {D, npos}, DType::f64)) < 1e-12);
+      const Tensor dgk = to_btc(bhtd("dgate_k"));
+      if (gk.grad().defined()) CHECK(max_abs_diff(gk.grad(), dgk) < 1e-12);
+      else CHECK(max_abs_diff(Tensor::zeros(dgk.shape(), DType::f64), dgk) == 0.0);  // unused: zero gradient
+      if (fused)
+        CHECK(max_abs_diff(trace.positions, Tensor::from(cs["positions"].get<std::vector<double>>(), {B, H, L, L}, DType::f64)) < 1e-12);
+    }
+    ++cases;
+  }
+  CHECK(cases == 7);
+}
+
+TEST_CASE("gradcheck: the fused kernel under every encoding and option, several sizes") {
+  for (auto [B, H, L, D, npos] : {std::array<int64_t, 5>{1, 1, 1, 2, 2}, {2, 2, 4, 2, 3}, {1, 2, 6, 4, 7}})
+    for (const Variant& v : variants(H, npos)) {
+      const AttentionCase c = make_attention_case(v.spec, B, L, D, 31);
+      const auto r = gradcheck([&](const std::vector<Var>& x) { return attention_fused(c.as_inputs(x), v.spec); }, c.tensors);
+      INFO(v.name << " L" << L << ": " << r.message);
+      CHECK(r.pass);
+    }
+}
+
+TEST_CASE("with every gate 1, CoPE positions count the keys from j to i") {
+  // q = k = a large constant: q·k / sqrt(D) = 800, and sigmoid(800) is exactly 1.0.
+  const int64_t L = 6, D = 4;
+  AttentionSpec spec;
+  spec.cope = true;
+  spec.npos = L + 1;
+  Var q(Tensor::full({1, L, D}, 20.0, DType::f64)), v(Tensor::ones({1, L, D}, DType::f64)),
+      e(Tensor::zeros({D, L + 1}, DType::f64));
+  AttentionTrace trace;
+  attention_fused({q, q, v, Var(), e, Var()}, spec, &trace);
+  for (int64_t i = 0; i < L; ++i)
+    for (int64_t j = 0; j < L; ++j) CHECK(trace.positions.at({0, 0, i, j}) == (j <= i ? double(i - j + 1) : 0.0));
+}
+
+TEST_CASE("the gradient through a clamped position is exactly zero") {
+  // One head, D = 2, three tokens, gates from separate keys. Every gate logit of query 2
+  // is c q2·gk = 2/sqrt(2), so g = 0.804: p[2,2] = 0.804, p[2,1] = 1.608, p[2,0] = 2.41.
+  // With npos = 2 (clamp at 1) p[2,1] and p[2,0] are clamped, so the output of query 2
+  // cannot depend on g[2,0] and g[2,1]: the gradients of gate keys 0 and 1 (which only
+  // reach query 2's output through those gates) are exactly zero.
+  AttentionSpec spec;
+  spec.cope = true;
+  spec.gates = GateSource::sep_key;
+  Var q(Tensor::from({0.3, -0.2, 0.1, 0.4, 1, 1}, {1, 3, 2}, DType::f64), true);
+  Var k(Tensor::from({0.5, -1, 0.2, 0.7, -0.3, 0.9}, {1, 3, 2}, DType::f64), true);
+  Var v(Tensor::from({1, 2, -1, 0.5, 0.3, -0.7}, {1, 3, 2}, DType::f64), true);
+  Var e(Tensor::from({0.1, 0.9, -0.4, 0.6, 1.3, -0.8}, {2, 3}, DType::f64), true);
+  Var gk(Tensor::ones({1, 3, 2}, DType::f64), true);
+  auto grad_of_last_query = [&](int64_t npos) {
+    spec.npos = npos;
+    gk.zero_grad();
+    Var ev = npos == 2 ? Var(slice(e.value(), 1, 0, 2), true) : e;
+    Var y = attention_fused({q, k, v, gk, ev, Var()}, spec);
+    sum(slice(y, 1, 2, 3)).backward();  // only query 2's output
+    return gk.grad().to_vector();
+  };
+  const auto clamped = grad_of_last_query(2);
+  for (int i = 0; i < 4; ++i) CHECK(clamped[size_t(i)] == 0.0);  // gate keys 0 and 1: exactly zero
+  CHECK(std::fabs(clamped[4]) + std::fabs(clamped[5]) > 1e-3);    // gate key 2 (p[2,2] not clamped)
+  const auto free = grad_of_last_query(3);                         // clamp at 2: p[2,0] = 2.41 still clamped
+  CHECK(free[0] == 0.0);
+  CHECK(std::fabs(free[2]) > 1e-4);  // gate key 1: p[2,1] = 1.608 < 2 now counts
+}
+
+TEST_CASE("the output is continuous across an integer position") {
+  // Scale the gate keys so that p[1,0] = g[1,0] + g[1,1] crosses 1.0, and compare the
+  // outputs just below and just above the crossing.
+  AttentionSpec spec;
+  spec.cope = true;
+  spec.npos = 3;
+  spec.gates = GateSource::sep_key;
+  const Var q(Tensor::from({0.4, 0.1, 0.2, 0.3}, {1, 2, 2}, DType::f64)), k(Tensor::from({1, 0, 0, 1}, {1, 2, 2}, DType::f64)),
+      v(Tensor::from({1, -1, 2, 0.5}, {1, 2, 2}, DType::f64)), e(Tensor::from({0.5, -1, 2, 1, 0.3, -0.6}, {2, 3}, DType::f64));
+  auto at = [&](double scale, double* p10) {
+    Var gk(Tensor::from({scale, scale, scale, scale}, {1, 2, 2}, DType::f64));
+    AttentionTrace tr;
+    Var y = attention_fused({q, k, v, gk, e, Var()}, spec, &tr);
+    if (p10) *p10 = tr.positions.at({0, 0, 1, 0});
+    return y.value();
+  };
+  double lo = -5, hi = 5, p = 0;  // p[1,0] rises with the scale: bisect for p = 1
+  for (int it = 0; it < 200; ++it) {
+    const double mid = (lo + hi) / 2;
+    at(mid, &p);
+    (p < 1.0 ? lo : hi) = mid;
+  }
+  double p_below = 0, p_above = 0;
+  const Tensor below = at(lo, &p_below), above = at(hi, &p_above);
+  CHECK(p_below < 1.0);
+  CHECK(p_above >= 1.0);
+  CHECK(max_abs_diff(below, above) < 1e-12);
+  // and away from the crossing the output does move: the check above is not vacuous
+  CHECK(max_abs_diff(at(lo - 0.5, nullptr), above) > 1e-4);
+}
+
+TEST_CASE("the hand example of docs/cope.md") {
+  // 3 tokens, one head of size 2, npos 4, gates from keys; dy = 1 on y[2][0] only.
+  AttentionSpec spec;
+  spec.cope = true;
+  spec.npos = 4;
+  Var q(Tensor::from({1, 0, 0.5, 1, 1, 1}, {1, 3, 2}, DType::f64), true);
+  Var k(Tensor::from({1, 0, 0, 1, 1, -1}, {1, 3, 2}, DType::f64), true);
+  Var v(Tensor::from({1, 0, 0, 1, 1, 1}, {1, 3, 2}, DType::f64), true);
+  Var e(Tensor::from({0, 1, 2, 3, 0, -1, 0, 1}, {2, 4}, DType::f64), true);
+  AttentionTrace tr;
+  Var y = attention_fused({q, k, v, Var(), e, Var()}, spec, &tr);
+  auto near = [](const Tensor& t, std::vector<double> want) {
+    const auto got = t.to_vector();
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-6));
+  };
+  near(tr.positions.reshape({9}), {0.669762, 0, 0, 1.257241, 0.669762, 0, 1.839523, 1.169762, 0.5});
+  near(tr.probs.reshape({9}), {1, 0, 0, 0.450793, 0.549207, 0, 0.650092, 0.252126, 0.097782});
+  near(y.value(), {1, 0, 0.4507934102688173, 0.5492065897311827, 0.7478742174422502, 0.34990795098564603});
+  sum(mul(y, Var(Tensor::from({0, 0, 0, 0, 1, 0}, {1, 3, 2}, DType::f64)))).backward();
+  near(q.grad(), {0, 0, 0, 0, 0.22936877456138333, -0.06667186245195718});
+  near(k.grad(), {0.1521509804465945, 0.1521509804465945, -0.13878376905966835, -0.13878376905966835,
+                  0.011269238940847023, 0.011269238940847023});
+  near(v.grad(), {0.650092049014354, 0, 0.2521257825577498, 0, 0.09778216842789622, 0});
+  near(e.grad(), {0.008716295187308144, -0.0833811455485582, 0.07466485036125001, 0, 0.008716295187308144,
+                  -0.0833811455485582, 0.07466485036125001, 0});
+}
+
+TEST_CASE("attention refuses inputs that do not fit") {
+  AttentionSpec spec;
+  spec.heads = 3;
+  Var x(Tensor::ones({1, 2, 4}));
+  CHECK_THROWS_WITH_AS(attention_fused({x, x, x, Var(), Var(), Var()}, spec),
+                       "attention: width 4 is not divisible by 3 heads", ShapeError);
+  spec.heads = 2;
+  spec.cope = true;
+  spec.npos = 3;
+  CHECK_THROWS_WITH_AS(attention_fused({x, x, x, Var(), Var(), Var()}, spec), "attention: cope needs e of shape [2,3]",
+                       ShapeError);
+  spec.npos = 0;
+  CHECK_THROWS_AS(attention_fused({x, x, x, Var(), Var(Tensor::ones({2, 1})), Var()}, spec), ShapeError);
+}
