@@ -1,0 +1,135 @@
+// test_transformer.cpp — the model: configuration errors, parameters, the fused and
+// composed attention giving the same model, train/eval, position-encoding limits.
+#include <doctest/doctest.h>
+
+#include "nn/checks.h"
+#include "nn/transformer.h"
+
+using namespace mc;
+
+namespace {
+Tensor tokens(int64_t B, int64_t L, int64_t V, uint64_t seed) {
+  Generator g(seed);
+  std::vector<int64_t> ids(size_t(B * L));
+  for (auto& id : ids) id = int64_t(g.below(uint64_t(V)));
+  return Tensor::indices(ids, {B, L});
+}
+void expect_config_error(const ModelConfig& cfg, const std::string& text) {
+  CHECK_THROWS_WITH_AS(cfg.validate(), doctest::Contains(text.c_str()), ConfigError);
+}
+}  // namespace
+
+TEST_CASE("bad configurations are refused with the field named") {
+  ModelConfig c = small_check_config("cope");
+  CHECK_NOTHROW(c.validate());
+  { auto b = c; b.dim = 10; b.heads = 3; expect_config_error(b, "config: dim: 10 is not divisible by heads (3)"); }
+  { auto b = c; b.npos = 0; expect_config_error(b, "config: npos: must be at least 1, got 0"); }
+  { auto b = c; b.pe = "alibi"; expect_config_error(b, "config: pe: unknown position encoding 'alibi'"); }
+  { auto b = c; b.pe = "abs"; b.sep_key = true; expect_config_error(b, "config: sep_key: is a CoPE option"); }
+  { auto b = c; b.pe = "rope"; b.npos = 4; expect_config_error(b, "config: npos: is a CoPE option"); }
+  { auto b = c; b.every = 2; expect_config_error(b, "config: every: CoPE every K layers needs pe cope+rel"); }
+  { auto b = c; b.sep_key = b.val_gates = true; expect_config_error(b, "config: val_gates: cannot be combined with sep_key"); }
+  { auto b = c; b.pe = "rope"; b.dim = 6; b.heads = 2; expect_config_error(b, "config: heads: rope needs an even head size"); }
+  { auto b = c; b.vocab = 0; expect_config_error(b, "config: vocab:"); }
+  { auto b = c; b.layers = 0; expect_config_error(b, "config: layers:"); }
+  { auto b = c; b.dropout = 1.0; expect_config_error(b, "config: dropout:"); }
+  { auto b = c; b.gelu = "relu"; expect_config_error(b, "config: gelu:"); }
+  { auto b = c; b.pe = "cope"; b.rel_cap = 3; expect_config_error(b, "config: rel_cap: needs pe rel or cope+rel"); }
+  { auto b = c; b.pe = "cope+rel"; b.every = 3; expect_config_error(b, "config: every: 3 is more than layers (2)"); }
+  CHECK_THROWS_AS(Transformer(ModelConfig{}, 1), ConfigError);  // vocab unset
+}
+
+TEST_CASE("parameters: names, counts, sharing") {
+  ModelConfig c = small_check_config("cope");
+  Transformer m(c, 1);
+  const auto named = m.named_parameters();
+  auto has = [&](const std::string& n) {
+    return std::any_of(named.begin(), named.end(), [&](const auto& p) { return p.first == n; });
+  };
+  CHECK(has("tok_emb.weight"));
+  CHECK(has("blocks.0.attn.q.weight"));
+  CHECK(has("blocks.1.attn.cope_e"));
+  CHECK(has("blocks.1.mlp.fc2.bias"));
+  CHECK(has("ln_f.weight"));
+  CHECK(has("head.weight"));
+  // By hand: C = 8, V = 5, D = 4, npos = 7. Per layer: 4 linears (8*8+8) = 288, two norms 32,
+  // MLP 8*32+32+32*8+8 = 552, CoPE table 4*7 = 28 -> 900. Embedding 40, ln_f 16, head 40.
+  CHECK(m.parameter_count() == 2 * 900 + 40 + 16 + 40);
+  for (const auto& [name, p] : named)
+    if (name.find("cope_e") != std::string::npos) CHECK(max_abs_diff(p.value(), Tensor::zeros(p.shape())) == 0.0);
+
+  ModelConfig s = c;
+  s.shared = true;
+  s.tied = true;
+  Transformer shared(s, 1);
+  CHECK(shared.parameter_count() == 2 * 900 + 40 + 16 - 28);  // one CoPE table, no head
+  ModelConfig e = small_check_config("cope+rel");
+  e.every = 2;
+  Transformer every(e, 1);
+  const auto en = every.named_parameters();
+  auto count = [&](const std::string& part) {
+    return std::count_if(en.begin(), en.end(), [&](const auto& p) { return p.first.find(part) != std::string::npos; });
+  };
+  CHECK(count("cope_e") == 1);  // CoPE on layer 1 only
+  CHECK(count("rel_r") == 2);   // rel on both
+}
+
+TEST_CASE("the same weights give the same model with fused and composed attention") {
+  for (const char* pe : {"none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope"}) {
+    ModelConfig c = small_check_config(pe);
+    Transformer m(c, 3, DType::f64);
+    Generator g(4);
+    std::vector<Var> ps;
+    for (const Var& p : m.parameters()) ps.emplace_back(Tensor::normal(p.shape(), 0, 0.5, g, DType::f64), true);
+    m.set_parameters(ps);
+    const Tensor ids = tokens(2, 6, 5, 8);
+    Var fused = m.forward(ids);
+    sum(fused).backward();
+    std::vector<Tensor> gf;
+    for (const Var& p : ps) gf.push_back(p.grad()), const_cast<Var&>(p).zero_grad();
+    m.use_composed_attention(true);
+    Var composed = m.forward(ids);
+    sum(composed).backward();
+    INFO(pe);
+    CHECK(max_abs_diff(fused.value(), composed.value()) < 1e-12);
+    for (size_t i = 0; i < ps.size(); ++i) CHECK(max_abs_diff(gf[i], ps[i].grad()) < 1e-11);
+  }
+}
+
+TEST_CASE("context limits: abs refuses past its table; rel, rope and cope run longer") {
+  for (const char* pe : {"abs", "rel", "rope", "cope", "cope+rel", "none"}) {
+    Transformer m(small_check_config(pe), 1);
+    CHECK(m.forward(tokens(1, 6, 5, 1)).shape() == Shape{1, 6, 5});
+    if (std::string(pe) == "abs")
+      CHECK_THROWS_WITH_AS(m.forward(tokens(1, 12, 5, 1)), doctest::Contains("abs position embeddings cover 6 positions"),
+                           ShapeError);
+    else
+      CHECK(all_finite(m.forward(tokens(1, 12, 5, 1)).value()));
+  }
+}
+
+TEST_CASE("dropout acts in training mode only, and is seeded") {
+  ModelConfig c = small_check_config("rope");
+  c.dropout = 0.5;
+  Transformer a(c, 1), b(c, 1);
+  const Tensor ids = tokens(2, 6, 5, 2);
+  CHECK(bitwise_equal(a.forward(ids).value(), b.forward(ids).value()));  // same seed, same masks
+  const Tensor t1 = a.forward(ids).value(), t2 = a.forward(ids).value();
+  CHECK_FALSE(bitwise_equal(t1, t2));  // the stream moves on
+  a.eval();
+  CHECK_FALSE(a.training());
+  CHECK(bitwise_equal(a.forward(ids).value(), a.forward(ids).value()));
+}
+
+TEST_CASE("a causal model: changing a later token leaves earlier logits alone") {
+  for (const char* pe : {"abs", "rel", "rope", "cope", "cope+rope"}) {
+    Transformer m(small_check_config(pe), 5);
+    Tensor ids = tokens(1, 6, 5, 3);
+    const Tensor before = m.forward(ids).value();
+    ids.data<int64_t>()[4] = (ids.data<int64_t>()[4] + 1) % 5;
+    const Tensor after = m.forward(ids).value();
+    INFO(pe);
+    CHECK(max_abs_diff(slice(before, 1, 0, 4), slice(after, 1, 0, 4)) == 0.0);
+    CHECK(max_abs_diff(slice(before, 1, 4, 6), slice(after, 1, 4, 6)) > 0.0);
+  }
+}
