@@ -60,8 +60,9 @@ Var cross_entropy(const Var& logits, const Tensor& targets, const std::optional<
   const double loss = weight_sum == 0.0 ? 0.0 : loss_sum / weight_sum;
 
   return record("cross_entropy", Tensor::scalar(loss, L.dtype()), {logits},
-                [logits, targets, mask, lse, weight_sum, N, V](const Tensor& gloss) {
-    if (weight_sum == 0.0) return;  // no row counted: the loss is constant
+                [logits, targets = targets.clone(), mask = mask ? std::optional<Tensor>(mask->clone()) : std::nullopt, lse,
+                 weight_sum, N, V](const Tensor& gloss) {
+    if (weight_sum == 0.0 || !logits.requires_grad()) return;  // no row counted: the loss is constant
     dispatch_float(gloss.dtype(), "cross_entropy_backward", [&](auto tag) {
       using T = decltype(tag);
       const T* lp = logits.value().data<T>();

@@ -32,6 +32,9 @@ Var layer_norm(const Var& x, const Var& gamma, const Var& beta, double eps) {
   if (x.value().dim() == 0 || gamma.shape() != Shape{C} || beta.shape() != Shape{C})
     throw ShapeError("layer_norm: x " + shape_str(x.shape()) + " needs gamma and beta of shape [" + std::to_string(C) +
                      "], got " + shape_str(gamma.shape()) + " and " + shape_str(beta.shape()));
+  if (gamma.dtype() != x.dtype() || beta.dtype() != x.dtype())
+    throw ShapeError(std::string("layer_norm: dtypes differ: x ") + dtype_name(x.dtype()) + ", gamma " +
+                     dtype_name(gamma.dtype()) + ", beta " + dtype_name(beta.dtype()));
   const int64_t N = C ? x.numel() / C : 0;
   Tensor y(x.shape(), x.dtype()), xhat(x.shape(), x.dtype()), rstd({N}, x.dtype());
   dispatch_float(x.dtype(), "layer_norm", [&](auto tag) {

@@ -83,7 +83,6 @@ Registry build() {
       r.add("mean", "mean" + tag, [=](const std::vector<Var>& v) { return mean(v[0], axis, keep); }, {rnd({2, 3, 4}, 24)});
       r.add("max", "max" + tag, [=](const std::vector<Var>& v) { return max(v[0], axis, keep); }, {rnd({2, 3, 4}, 25)});
     }
-  r.add("sum", "sum[axis=0,empty]", [](const std::vector<Var>& v) { return sum(v[0], 0, false); }, {rnd({0, 3}, 26)});
 
   // ---- matrix products: every transpose flag, non-square, batched, shared, empty ----
   const int64_t M = 3, K = 4, N = 5;
@@ -101,8 +100,9 @@ Registry build() {
       r.add("matmul", "matmul" + tag + ", shared A]", f, {rnd(sa, 36), rnd(bb, 37)});
     }
   auto mm = [](const std::vector<Var>& v) { return matmul(v[0], v[1]); };
-  r.add("matmul", "matmul[K=0]", mm, {rnd({3, 0}, 38), rnd({0, 2}, 39)});
+  // empty products: B's gradient must come out zero (nothing was multiplied)
   r.add("matmul", "matmul[M=0]", mm, {rnd({0, 4}, 40), rnd({4, 2}, 41)});
+  r.add("matmul", "matmul[0 batches, shared B]", mm, {rnd({0, 2, 3}, 38), rnd({3, 4}, 39)});
   r.add("matmul", "matmul[1x1]", mm, {rnd({1, 1}, 42), rnd({1, 1}, 43)});
 
   // ---- softmax ----

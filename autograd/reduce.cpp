@@ -53,6 +53,7 @@ Var max(const Var& x) {
   MaxResult m = max(x.value().reshape({-1}), 0, true);
   return record("max", m.values.reshape({}), {x}, [x, idx = m.indices](const Tensor& gy) {
     // so: dx[a] += gy, other elements get nothing
+    if (!x.requires_grad()) return;
     Tensor& g = const_cast<Var&>(x).grad_buffer();
     Tensor flat = g.reshape({-1});
     scatter_add_(flat, 0, idx, gy.reshape({1}));

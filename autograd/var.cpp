@@ -16,18 +16,24 @@ NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 VarImpl::~VarImpl() {
   // Destroying the last Var of a graph destroys its Node, whose inputs are destroyed
   // in turn: done naively that recursion is as deep as the graph is long, and a chain
-  // of 100k ops overflows the stack. Instead, unlink nodes onto an explicit stack.
+  // of 100k ops overflows the stack. Instead, nodes are unlinked onto an explicit stack.
   if (!node) return;
-  std::vector<std::shared_ptr<Node>> stack;
-  stack.push_back(std::move(node));
-  while (!stack.empty()) {
-    std::shared_ptr<Node> n = std::move(stack.back());
-    stack.pop_back();
+  std::vector<std::shared_ptr<Node>> nodes;
+  nodes.push_back(std::move(node));
+  while (!nodes.empty()) {
+    std::shared_ptr<Node> n = std::move(nodes.back());
+    nodes.pop_back();
     if (n.use_count() != 1) continue;  // still owned elsewhere
     n->backward = nullptr;             // drop the closure's copies of the inputs first
-    for (auto& in : n->inputs)
-      if (in && in.use_count() == 1 && in->node) stack.push_back(std::move(in->node));
-  }  // n goes here: its inputs die with their nodes already moved out
+    // Release the inputs one handle at a time: an input listed twice (mul(x, x)) is
+    // unique only once its first handle is gone, and then its node is taken over here.
+    std::vector<std::shared_ptr<VarImpl>> inputs = std::move(n->inputs);
+    while (!inputs.empty()) {
+      std::shared_ptr<VarImpl> in = std::move(inputs.back());
+      inputs.pop_back();
+      if (in && in.use_count() == 1 && in->node) nodes.push_back(std::move(in->node));
+    }  // `in` dies here with its node already moved out: no recursion
+  }
 }
 
 Var::Var(Tensor value, bool requires_grad) : impl_(std::make_shared<VarImpl>()) {

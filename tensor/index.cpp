@@ -21,6 +21,12 @@ Split split_at(const Shape& s, int64_t axis) {
   return v;
 }
 
+void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
+  if (a.dtype() != b.dtype())
+    throw ShapeError(std::string(op) + ": dtypes differ: " + dtype_name(a.dtype()) + shape_str(a.shape()) + " and " +
+                     dtype_name(b.dtype()) + shape_str(b.shape()));
+}
+
 void check_index_dtype(const Tensor& index, const char* op) {
   if (index.dtype() != DType::i64)
     throw ShapeError(std::string(op) + ": index must be i64, got " + dtype_name(index.dtype()));
@@ -70,6 +76,7 @@ Tensor gather(const Tensor& x, int64_t axis, const Tensor& index) {
 void scatter_add_(Tensor& dst, int64_t axis, const Tensor& index, const Tensor& src) {
   axis = normalize_axis(axis, dst.dim(), "scatter_add");
   check_gather_shapes(dst, axis, index, "scatter_add");
+  check_same_dtype(dst, src, "scatter_add");
   if (src.shape() != index.shape())
     throw ShapeError("scatter_add: src shape " + shape_str(src.shape()) + " differs from index shape " +
                      shape_str(index.shape()));
@@ -127,6 +134,7 @@ void index_add_(Tensor& dst, int64_t axis, const Tensor& idx, const Tensor& src)
   if (src.shape() != want)
     throw ShapeError("index_add: src shape " + shape_str(src.shape()) + " should be " + shape_str(want) + " for dst " +
                      shape_str(dst.shape()) + " and " + std::to_string(idx.numel()) + " indices");
+  check_same_dtype(dst, src, "index_add");
   const Split ds = split_at(dst.shape(), axis);
   const int64_t m = idx.numel();
   const int64_t* ip = idx.data<int64_t>();

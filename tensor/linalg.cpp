@@ -73,14 +73,13 @@ void matmul_acc(Tensor& c, const Tensor& a, const Tensor& b, bool ta, bool tb, d
   if (k != kb) fail("inner dimensions differ");
   if (C.rows != m || C.cols != n) fail("output shape does not fit");
   if (a.dtype() != b.dtype() || a.dtype() != c.dtype()) fail("dtypes differ");
-  // Batches: each of A, B, C has either 1 or `nb` matrices.
-  const int64_t nb = std::max(A.batch, B.batch);
-  if (A.batch != 1 && B.batch != 1 && batch_dims(a) != batch_dims(b)) fail("batch dimensions differ");
-  if (C.batch != 1 && C.batch != nb) fail("batch dimensions of the output do not fit");
-  if (C.batch != 1 && c.dim() > 2) {
-    const Shape cb = batch_dims(c);
-    if ((A.batch != 1 && cb != batch_dims(a)) || (B.batch != 1 && cb != batch_dims(b))) fail("batch dimensions differ");
-  }
+  // Batches: a 2-D operand is one matrix used for every batch; a batched one (rank > 2)
+  // has `nb` matrices (nb may be 0). A 2-D C with batched inputs receives their sum.
+  const bool a_batched = a.dim() > 2, b_batched = b.dim() > 2, c_batched = c.dim() > 2;
+  if (a_batched && b_batched && batch_dims(a) != batch_dims(b)) fail("batch dimensions differ");
+  const int64_t nb = a_batched ? A.batch : b_batched ? B.batch : 1;
+  if (c_batched && batch_dims(c) != (a_batched ? batch_dims(a) : b_batched ? batch_dims(b) : Shape{-1}))
+    fail("batch dimensions of the output do not fit");
   if (m == 0 || n == 0) return;
 
   dispatch_float(a.dtype(), "matmul", [&](auto tag) {
@@ -90,21 +89,22 @@ void matmul_acc(Tensor& c, const Tensor& a, const Tensor& b, bool ta, bool tb, d
     T* cp = c.data<T>();
     const int64_t lda = A.cols, ldb = B.cols, ldc = n;
     const int64_t row_blocks = (m + kRowBlock - 1) / kRowBlock;
-    const int64_t tasks = C.batch * row_blocks;
-    const int64_t cost = std::min(m, kRowBlock) * n * std::max<int64_t>(k, 1) * (C.batch == 1 ? nb : 1);
+    const int64_t c_count = c_batched ? nb : 1;
+    const int64_t tasks = c_count * row_blocks;
+    const int64_t cost = std::min(m, kRowBlock) * n * std::max<int64_t>(k, 1) * (c_batched ? 1 : nb);
     parallel_for(tasks, 1, cost, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t cb = t / row_blocks, r0 = (t % row_blocks) * kRowBlock, rows = std::min(kRowBlock, m - r0);
         // The batches that add into C's batch cb: just cb, or all of them in order when C is shared.
-        const int64_t first = C.batch == 1 ? 0 : cb, last = C.batch == 1 ? nb : cb + 1;
+        const int64_t first = c_batched ? cb : 0, last = c_batched ? cb + 1 : nb;
         T* cblock = cp + cb * m * n + r0 * ldc;
         if (k == 0 || first == last) {  // empty product: C = beta C
           for (int64_t i = 0; i < rows * n; ++i) cblock[i] = beta == 0.0 ? T(0) : static_cast<T>(beta) * cblock[i];
           continue;
         }
         for (int64_t bi = first; bi < last; ++bi) {
-          const T* amat = ap + (A.batch == 1 ? 0 : bi) * A.rows * A.cols;
-          const T* bmat = bp + (B.batch == 1 ? 0 : bi) * B.rows * B.cols;
+          const T* amat = ap + (a_batched ? bi : 0) * A.rows * A.cols;
+          const T* bmat = bp + (b_batched ? bi : 0) * B.rows * B.cols;
           // Rows r0.. of op(A): rows of A, or columns of A when transposed.
           const T* ablock = ta ? amat + r0 : amat + r0 * lda;
           gemm<T>(ta, tb, rows, n, k, static_cast<T>(alpha), ablock, lda, bmat, ldb,
@@ -116,8 +116,10 @@ void matmul_acc(Tensor& c, const Tensor& a, const Tensor& b, bool ta, bool tb, d
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  if (a.dim() < 2 || b.dim() < 2)
+    throw ShapeError("matmul: expected matrices (rank >= 2), got " + shape_str(a.shape()) + " x " + shape_str(b.shape()));
   const MatView A = mat_view(a, "matmul"), B = mat_view(b, "matmul");
-  Shape out = A.batch >= B.batch && a.dim() > 2 ? batch_dims(a) : batch_dims(b);
+  Shape out = a.dim() > 2 ? batch_dims(a) : batch_dims(b);
   if (a.dim() > 2 && b.dim() > 2 && batch_dims(a) != batch_dims(b))
     throw ShapeError("matmul: batch dimensions differ: " + shape_str(a.shape()) + " x " + shape_str(b.shape()));
   out.push_back(ta ? A.cols : A.rows);
