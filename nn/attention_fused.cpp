@@ -71,6 +71,21 @@ struct Kernel {
       }
   }
 
+  // steps "positions" and "clamp" for query i: walks j = i..0 accumulating the gates
+  // (the reverse cumulative sum) and calls f(j, raw, lo, hi, w) with raw the unclamped
+  // position, lo/hi the floor and ceiling of the clamped one and w its fractional part.
+  // Forward and backward both walk through here, so they see the same bits.
+  template <class F>
+  void for_positions(const T* g, int64_t i, F&& f) const {
+    T raw = 0;
+    for (int64_t j = i; j >= 0; --j) {
+      raw += g[i * L + j];
+      const T p = std::min(raw, static_cast<T>(npos - 1));
+      const int64_t lo = static_cast<int64_t>(std::floor(p)), hi = static_cast<int64_t>(std::ceil(p));
+      f(j, raw, lo, hi, p - static_cast<T>(lo));
+    }
+  }
+
   // s = qs ks^T on the causal blocks (qs, ks with row stride ld).
   void scores(const T* qs, const T* ks, int64_t ld, T* s) const {
     causal_blocks(L, [&](int64_t i0, int64_t i1) {
@@ -110,16 +125,10 @@ struct Kernel {
       gemm<T>(false, false, L, npos, D, T(1), Q, C, e, npos, T(0), z, npos);
       // steps "positions" (reverse cumsum, clamp) and "lerp"
       pe.assign(size_t(L * L), T(0));
-      for (int64_t i = 0; i < L; ++i) {
-        T acc = 0;
-        for (int64_t j = i; j >= 0; --j) {
-          acc += g[i * L + j];
-          const T p = std::min(acc, static_cast<T>(npos - 1));
-          const int64_t lo = static_cast<int64_t>(std::floor(p)), hi = static_cast<int64_t>(std::ceil(p));
-          const T w = p - static_cast<T>(lo);
+      for (int64_t i = 0; i < L; ++i)
+        for_positions(g, i, [&](int64_t j, T, int64_t lo, int64_t hi, T w) {
           pe[size_t(i * L + j)] = (1 - w) * z[i * npos + lo] + w * z[i * npos + hi];
-        }
-      }
+        });
     }
     if (spec.rel) {  // step "rel": s[i,j] += q_i·r[min(i-j, nrel-1)]
       std::vector<T> zr(size_t(L * nrel));
@@ -184,16 +193,12 @@ struct Kernel {
         // step "lerp" back, recomputing p exactly as the forward pass did:
         //   dz[i,floor p] += (1-w) dpe;  dz[i,ceil p] += w dpe;  dp = dpe (z[i,ceil p] - z[i,floor p])
         // step "clamp" back: dp_raw = dp where the raw position was <= npos-1, else 0
-        T acc = 0;
-        for (int64_t j = i; j >= 0; --j) {
-          acc += g[i * L + j];
-          const T p = std::min(acc, static_cast<T>(npos - 1));
-          const int64_t lo = static_cast<int64_t>(std::floor(p)), hi = static_cast<int64_t>(std::ceil(p));
-          const T w = p - static_cast<T>(lo), dpe = pe_scale * dlogit[i * L + j];
+        for_positions(g, i, [&](int64_t j, T raw, int64_t lo, int64_t hi, T w) {
+          const T dpe = pe_scale * dlogit[i * L + j];
           dz[i * npos + lo] += (1 - w) * dpe;
           dz[i * npos + hi] += w * dpe;
-          dgl[size_t(i * L + j)] = acc <= static_cast<T>(npos - 1) ? dpe * (z[i * npos + hi] - z[i * npos + lo]) : T(0);
-        }
+          dgl[size_t(i * L + j)] = raw <= static_cast<T>(npos - 1) ? dpe * (z[i * npos + hi] - z[i * npos + lo]) : T(0);
+        });
         // step "positions" back: p[i,j] = sum_{t=j..i} g[i,t], so dg[i,t] = sum_{j<=t} dp[i,j]
         // (a forward cumulative sum); step "gates" back: dgate_logit = dg g (1-g) c
         T run = 0;

@@ -54,32 +54,13 @@ AttentionCase make_attention_case(const AttentionSpec& spec, int64_t B, int64_t 
   }
 }
 
-ModelConfig small_check_config(const std::string& pe) {
-  ModelConfig cfg;
-  cfg.vocab = 5;
-  cfg.seq = 6;
-  cfg.layers = 2;
-  cfg.dim = 8;
-  cfg.heads = 2;
-  cfg.pe = pe;
-  return cfg;
-}
-
-namespace {
-
-// Attention kernel cases: every position encoding and every CoPE option.
-struct AttnVariant { std::string name; AttentionSpec spec; };
-
-std::vector<AttnVariant> attention_variants() {
-  std::vector<AttnVariant> out;
-  auto base = [] {
-    AttentionSpec s;
-    s.heads = 2;
-    s.npos = 6;
-    return s;
-  };
+std::vector<AttentionVariant> attention_variants(int64_t heads, int64_t npos) {
+  AttentionSpec base;
+  base.heads = heads;
+  base.npos = npos;
+  std::vector<AttentionVariant> out;
   auto add = [&](std::string name, auto tweak) {
-    AttentionSpec s = base();
+    AttentionSpec s = base;
     tweak(s);
     out.push_back({std::move(name), s});
   };
@@ -92,10 +73,24 @@ std::vector<AttnVariant> attention_variants() {
   add("cope,sep_key", [](AttentionSpec& s) { s.cope = true, s.gates = GateSource::sep_key; });
   add("cope,val_gates", [](AttentionSpec& s) { s.cope = true, s.gates = GateSource::value; });
   add("cope,nodiv", [](AttentionSpec& s) { s.cope = true, s.nodiv = true; });
-  add("cope,npos=3", [](AttentionSpec& s) { s.cope = true, s.npos = 3; });
-  add("cope+rope,sep_key,nodiv", [](AttentionSpec& s) { s.cope = true, s.rope = true, s.gates = GateSource::sep_key, s.nodiv = true; });
+  add("cope+rope,sep_key,nodiv", [](AttentionSpec& s) {
+    s.cope = true, s.rope = true, s.gates = GateSource::sep_key, s.nodiv = true;
+  });
   return out;
 }
+
+ModelConfig small_check_config(const std::string& pe) {
+  ModelConfig cfg;
+  cfg.vocab = 5;
+  cfg.seq = 6;
+  cfg.layers = 2;
+  cfg.dim = 8;
+  cfg.heads = 2;
+  cfg.pe = pe;
+  return cfg;
+}
+
+namespace {
 
 // Whole-transformer cases: every pe, and the options that live above the kernel.
 std::vector<std::pair<std::string, ModelConfig>> model_variants() {
@@ -139,7 +134,11 @@ GradcheckResult check_model(const ModelConfig& cfg) {
 void register_nn_checks() {
   static std::once_flag once;
   std::call_once(once, [] {
-    for (const AttnVariant& a : attention_variants()) {
+    std::vector<AttentionVariant> kernel_cases = attention_variants(2, 6);
+    AttentionSpec small_npos = kernel_cases[3].spec;  // cope with npos below the context (clamping)
+    small_npos.npos = 3;
+    kernel_cases.push_back({"cope,npos=3", small_npos});
+    for (const AttentionVariant& a : kernel_cases) {
       add_op_check({"attention", "attention[" + a.name + "]", [a] {
                       const AttentionCase c = make_attention_case(a.spec, 2, 5, 4, 1234);
                       return gradcheck([a, c](const std::vector<Var>& v) { return attention_fused(c.as_inputs(v), a.spec); },

@@ -22,6 +22,11 @@ struct AttentionCase {
 AttentionCase make_attention_case(const AttentionSpec& spec, int64_t B, int64_t L, int64_t D, uint64_t seed,
                                   double margin = 1e-3, bool allow_clamp = false);
 
+// One AttentionSpec per position encoding and CoPE option (none, rel, rope, cope,
+// cope+rel, cope+rope, cope with sep_key / val_gates / nodiv), with `heads` and `npos`.
+struct AttentionVariant { std::string name; AttentionSpec spec; };
+std::vector<AttentionVariant> attention_variants(int64_t heads, int64_t npos);
+
 // A small model config for checks: 2 layers, width 8, 2 heads, context 6, vocabulary 5.
 ModelConfig small_check_config(const std::string& pe);
 

@@ -15,25 +15,8 @@ using namespace mc;
 
 namespace {
 
-struct Variant { const char* name; AttentionSpec spec; };
-
-std::vector<Variant> variants(int64_t heads, int64_t npos) {
-  AttentionSpec b;
-  b.heads = heads;
-  b.npos = npos;
-  std::vector<Variant> out;
-  auto add = [&](const char* n, auto f) { AttentionSpec s = b; f(s); out.push_back({n, s}); };
-  add("none", [](AttentionSpec&) {});
-  add("rel", [](AttentionSpec& s) { s.rel = true; });
-  add("rope", [](AttentionSpec& s) { s.rope = true; });
-  add("cope", [](AttentionSpec& s) { s.cope = true; });
-  add("cope+rel", [](AttentionSpec& s) { s.cope = true, s.rel = true; });
-  add("cope+rope", [](AttentionSpec& s) { s.cope = true, s.rope = true; });
-  add("cope,sep_key", [](AttentionSpec& s) { s.cope = true, s.gates = GateSource::sep_key; });
-  add("cope,val_gates", [](AttentionSpec& s) { s.cope = true, s.gates = GateSource::value; });
-  add("cope,nodiv", [](AttentionSpec& s) { s.cope = true, s.nodiv = true; });
-  return out;
-}
+using Variant = AttentionVariant;
+std::vector<Variant> variants(int64_t heads, int64_t npos) { return attention_variants(heads, npos); }
 
 // Outputs and gradients of sum(y * R) for one form, on fresh leaves of dtype dt.
 std::vector<Tensor> run(bool fused, const AttentionCase& c, const AttentionSpec& spec, DType dt) {

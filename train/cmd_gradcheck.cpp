@@ -39,7 +39,7 @@ int cmd_gradcheck(const std::vector<std::string>& args, std::ostream& out, std::
   }
 
   int failures = 0;
-  if (!json) out << "op                               max_rel_err  accumulate  result\n";
+  if (!json) out << "case                                 max_rel_err  accumulate  result\n";
   for (const OpCheck* c : selected) {
     const GradcheckResult res = c->run();
     failures += res.pass ? 0 : 1;
@@ -50,7 +50,7 @@ int cmd_gradcheck(const std::vector<std::string>& args, std::ostream& out, std::
       out << j.dump() << "\n";
     } else {
       char line[256];
-      std::snprintf(line, sizeof line, "%-32s %11.2e  %10.2e  %s", c->name.c_str(), res.max_rel_err, res.accumulate_err,
+      std::snprintf(line, sizeof line, "%-36s %11.2e  %10.2e  %s", c->name.c_str(), res.max_rel_err, res.accumulate_err,
                     res.pass ? "pass" : "FAIL");
       out << line << (res.pass ? "" : "  (" + res.message + ")") << "\n";
     }
