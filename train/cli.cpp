@@ -20,6 +20,8 @@ const char* kUsage =
     "usage: minicope <command> [flags]\n"
     "\n"
     "commands:\n"
+    "  train       train a transformer on flipflop, selcopy or counting\n"
+    "  eval        evaluate a checkpoint on its task's splits\n"
     "  gradcheck   check every differentiable op against finite differences (f64)\n"
     "  help        show this help\n"
     "\n"
@@ -32,6 +34,8 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"train", cmd_train},
+    {"eval", cmd_eval},
     {"gradcheck", cmd_gradcheck},
 };
 

@@ -25,5 +25,7 @@ ParsedArgs parse_args(cxxopts::Options& options, const std::vector<std::string>&
 int64_t flag_int(const cxxopts::ParseResult& r, const std::string& name, int64_t lo, int64_t hi);
 
 int cmd_gradcheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace mc

@@ -1,0 +1,190 @@
+// test_tasks.cpp — every generator obeys its task's rules, checked by an independent
+// checker written here from the task's description (not from the generator's code).
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "train/tasks.h"
+
+using namespace mc;
+
+namespace {
+
+std::vector<std::string> words_of(const Task& t, const Example& e) {
+  std::vector<std::string> w;
+  for (int64_t id : e.tokens) w.push_back(t.vocab().at(size_t(id)));
+  return w;
+}
+
+// Flip-Flop: pairs of instruction and bit; w first, r last; r repeats the latest w's bit.
+// Returns the fraction of ignore instructions among the middle ones.
+void check_flipflop(const Task& t, const Example& e, int64_t length, int64_t& ignores, int64_t& middles) {
+  const auto w = words_of(t, e);
+  REQUIRE(int64_t(w.size()) == length);
+  REQUIRE(e.scored.size() == w.size() - 1);
+  CHECK(w.front() == "w");
+  CHECK(w[w.size() - 2] == "r");
+  std::string memory;
+  for (size_t k = 0; k < w.size(); k += 2) {
+    const std::string& op = w[k];
+    const std::string& bit = w[k + 1];
+    REQUIRE((op == "w" || op == "r" || op == "i"));
+    REQUIRE((bit == "0" || bit == "1"));
+    if (op == "w") memory = bit;
+    if (op == "r") CHECK(bit == memory);
+    if (k > 0 && k + 2 < w.size()) {
+      ++middles;
+      ignores += op == "i";
+    }
+    CHECK(e.scored[k] == (op == "r" ? 1 : 0));  // the instruction predicts the bit
+    if (k + 1 < e.scored.size()) CHECK(e.scored[k + 1] == 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("flipflop: the rules hold over thousands of sequences, at each split's p_i") {
+  TaskOptions o;
+  o.name = "flipflop";
+  o.length = 32;
+  o.eval_size = 2000;
+  auto task = make_task(o);
+  CHECK(task->context() == 31);
+  Generator g(5);
+  int64_t ig = 0, mid = 0;
+  for (int n = 0; n < 3000; ++n) check_flipflop(*task, task->sample(g), 32, ig, mid);
+  CHECK(double(ig) / double(mid) == doctest::Approx(0.8).epsilon(0.02));
+  for (auto [split, p] : {std::pair{"test", 0.8}, {"sparse", 0.98}, {"dense", 0.1}}) {
+    int64_t i2 = 0, m2 = 0;
+    for (const Example& e : task->eval_set(split)) check_flipflop(*task, e, 32, i2, m2);
+    INFO(split);
+    CHECK(double(i2) / double(m2) == doctest::Approx(p).epsilon(0.03));
+  }
+  // fixed evaluation sets: the same every time
+  CHECK(task->eval_set("test")[7].tokens == make_task(o)->eval_set("test")[7].tokens);
+  CHECK_THROWS_AS(task->eval_set("nope"), std::invalid_argument);
+}
+
+TEST_CASE("selcopy: data tokens among noise, a separator, then the data in order") {
+  TaskOptions o;
+  o.name = "selcopy";
+  o.data_tokens = 5;
+  o.noise_tokens = 20;
+  o.eval_size = 1000;
+  auto task = make_task(o);
+  auto check = [&](const Example& e, int64_t noise) {
+    const auto w = words_of(*task, e);
+    REQUIRE(int64_t(w.size()) == 5 + noise + 1 + 5);
+    std::vector<std::string> data;
+    for (int64_t i = 0; i < 5 + noise; ++i) {
+      REQUIRE(w[size_t(i)] != "|");
+      if (w[size_t(i)] != ".") data.push_back(w[size_t(i)]);
+    }
+    REQUIRE(data.size() == 5);
+    CHECK(w[size_t(5 + noise)] == "|");
+    for (int64_t i = 0; i < 5; ++i) CHECK(w[size_t(5 + noise + 1 + i)] == data[size_t(i)]);
+    for (size_t t = 0; t < e.scored.size(); ++t) CHECK(e.scored[t] == (int64_t(t) >= 5 + noise ? 1 : 0));
+  };
+  Generator g(3);
+  for (int n = 0; n < 2000; ++n) check(task->sample(g), 20);
+  for (const Example& e : task->eval_set("test")) check(e, 20);
+  for (const Example& e : task->eval_set("dense")) check(e, 10);
+  for (const Example& e : task->eval_set("sparse")) check(e, 40);
+  CHECK(task->context() == 5 + 40 + 1 + 5 - 1);
+}
+
+TEST_CASE("counting: a program, 'print x', and its value") {
+  TaskOptions o;
+  o.name = "counting";
+  o.vars = 3;
+  o.max_steps = 12;
+  o.eval_size = 1000;
+  auto task = make_task(o);
+  int64_t pass = 0, inc = 0, set = 0;
+  auto check = [&](const Example& e) {
+    const auto w = words_of(*task, e);
+    // interpret the program with our own reading of the rules
+    std::map<std::string, int> vars;
+    size_t i = 0;
+    int statements = 0;
+    while (i < w.size() && w[i] != "print") {
+      ++statements;
+      if (w[i] == "pass;") {
+        ++pass, i += 1;
+      } else if (i + 1 < w.size() && w[i + 1] == "++;") {
+        REQUIRE(vars.count(w[i]));  // only a variable already set
+        CHECK(++vars[w[i]] <= 10);
+        ++inc, i += 2;
+      } else {
+        REQUIRE(i + 3 < w.size());
+        CHECK(w[i + 1] == "=");
+        CHECK(w[i + 2] == "0");
+        CHECK(w[i + 3] == ";");
+        CHECK((w[i] == "a" || w[i] == "b" || w[i] == "c"));
+        vars[w[i]] = 0;
+        ++set, i += 4;
+      }
+    }
+    CHECK(statements >= 3);
+    CHECK(statements <= 12);
+    REQUIRE(i + 3 == w.size());
+    REQUIRE(vars.count(w[i + 1]));
+    CHECK(w[i + 2] == std::to_string(vars[w[i + 1]]));
+    for (size_t t = 0; t < e.scored.size(); ++t) CHECK(e.scored[t] == (t == e.scored.size() - 1 ? 1 : 0));
+  };
+  Generator g(9);
+  for (int n = 0; n < 3000; ++n) check(task->sample(g));
+  for (const Example& e : task->eval_set("valid")) check(e);
+  // the statement weights 50 : 7 : 1 show in the share of "pass;" (an increment before any
+  // set is redrawn, and programs without a set are dropped, so the others are skewed)
+  CHECK(double(pass) / double(pass + inc + set) > 0.75);
+  CHECK(inc > 0);
+  CHECK(task->eval_set("test")[0].tokens != task->eval_set("valid")[0].tokens);
+}
+
+TEST_CASE("counting reads the official generator's JSONL files") {
+  TaskOptions o;
+  o.name = "counting";
+  o.data = std::string(MINICOPE_SOURCE_DIR) + "/tests/data/counting_official";
+  auto task = make_task(o);
+  CHECK(task->eval_set("valid").size() == 1);
+  CHECK(task->eval_set("test").size() == 2);
+  CHECK(task->describe(task->eval_set("test")[1]) == "c = 0 ; c ++; c ++; print c 2");
+  Generator g(1);
+  const Example e = task->sample(g);
+  CHECK(e.scored.back() == 1);
+  // the longest example, "b = 0 ; a = 0 ; b ++; b ++; pass; a ++; print b 2", is 18 words
+  CHECK(task->context() == 17);
+}
+
+TEST_CASE("bad JSONL lines are reported with file and line") {
+  const auto dir = std::filesystem::temp_directory_path() / "minicope_jsonl_test";
+  std::filesystem::create_directories(dir);
+  const auto write = [&](const std::string& text) {
+    std::ofstream(dir / "bad.jsonl") << text;
+    return (dir / "bad.jsonl").string();
+  };
+  const std::string good = R"({"context": "a = 0 ;", "question": "print a", "answer": "0"})";
+  CHECK_THROWS_WITH(read_counting_jsonl(write(good + "\n{not json\n")), doctest::Contains("bad.jsonl:2: not valid JSON"));
+  CHECK_THROWS_WITH(read_counting_jsonl(write(good + "\n" + good + "\n{\"context\": 3}\n")),
+                    doctest::Contains("bad.jsonl:3: expected an object with string fields"));
+  CHECK_THROWS_WITH(read_counting_jsonl(write("[1,2]\n")), doctest::Contains("bad.jsonl:1:"));
+  CHECK_THROWS_WITH(read_counting_jsonl((dir / "missing.jsonl").string()), doctest::Contains("cannot be read"));
+  CHECK_THROWS_WITH(read_counting_jsonl(dir.string()), doctest::Contains("is a folder"));
+  TaskOptions o;
+  o.name = "counting";
+  o.data = (dir / "nowhere").string();
+  CHECK_THROWS_WITH(make_task(o), doctest::Contains("not a folder"));
+}
+
+TEST_CASE("make_batch shifts by one and pads unscored") {
+  Example a{{1, 2, 3}, {0, 1}}, b{{4, 5}, {1}};
+  const TokenBatch t = make_batch({a, b});
+  CHECK(t.inputs.shape() == Shape{2, 2});
+  CHECK(t.inputs.to_vector() == std::vector<double>{1, 2, 4, 0});
+  CHECK(t.targets.to_vector() == std::vector<double>{2, 3, 5, 0});
+  CHECK(t.mask.to_vector() == std::vector<double>{0, 1, 1, 0});
+}

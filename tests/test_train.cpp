@@ -1,0 +1,239 @@
+// test_train.cpp — the training loop: AdamW and the schedule by hand, exact resume,
+// a tiny model that learns, and the error contract of `train` and `eval`.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "train/cli.h"
+#include "train/trainer.h"
+
+using namespace mc;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run { int code; std::string out, err; };
+Run cli(std::vector<std::string> args) {
+  std::ostringstream out, err;
+  const int code = run_cli(args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("minicope_test_" + name);
+  fs::remove_all(d);
+  return d;
+}
+
+std::string bytes_of(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A tiny flip-flop run: the flags every test here shares.
+std::vector<std::string> tiny(const fs::path& out, std::vector<std::string> extra = {}) {
+  std::vector<std::string> a = {"train", "--out", out.string(), "--length", "16", "--layers", "1", "--dim", "16",
+                                "--heads", "2", "--batch", "8", "--eval-size", "20", "--threads", "1"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+bool one_error_line(const Run& r) {
+  return r.err.rfind("minicope: error: ", 0) == 0 && std::count(r.err.begin(), r.err.end(), '\n') == 1;
+}
+
+}  // namespace
+
+TEST_CASE("AdamW: one step by hand; no decay on vectors and position tables") {
+  OptimConfig c;
+  c.lr = 0.1;
+  c.weight_decay = 0.5;
+  Var w(Tensor::from({1.0, -2.0, 3.0, 4.0}, {2, 2}, DType::f64), true), b(Tensor::from({1.0, 1.0}, {2}, DType::f64), true);
+  AdamW opt({{"lin.weight", w}, {"lin.bias", b}}, c);
+  w.grad() = Tensor::from({0.5, -0.5, 0.0, 2.0}, {2, 2}, DType::f64);
+  b.grad() = Tensor::from({1.0, -1.0}, {2}, DType::f64);
+  opt.step(0.1);
+  // step 1: m = (1-b1) g, v = (1-b2) g^2, bias-corrected m/sqrt(v) = sign(g) (0 for g = 0)
+  // w <- w (1 - lr wd) - lr sign(g);  bias: no decay
+  const auto wv = w.value().to_vector(), bv = b.value().to_vector();
+  CHECK(wv[0] == doctest::Approx(1.0 * 0.95 - 0.1 * 0.5 / (0.5 + 1e-8 * std::sqrt(1 - 0.99) / 0.1 * 0 + 1e-8)).epsilon(1e-6));
+  CHECK(wv[1] == doctest::Approx(-2.0 * 0.95 + 0.1).epsilon(1e-6));
+  CHECK(wv[2] == doctest::Approx(3.0 * 0.95).epsilon(1e-9));
+  CHECK(bv[0] == doctest::Approx(1.0 - 0.1).epsilon(1e-6));
+  CHECK(bv[1] == doctest::Approx(1.0 + 0.1).epsilon(1e-6));
+  Var e(Tensor::zeros({4, 3}), true);
+  CHECK(decays("blocks.0.mlp.fc1.weight", w));
+  CHECK_FALSE(decays("blocks.0.attn.cope_e", e));
+  CHECK_FALSE(decays("pos_emb.weight", e));
+  CHECK_FALSE(decays("blocks.0.attn.rel_r", e));
+  CHECK_FALSE(decays("blocks.0.ln1.weight", b));
+}
+
+TEST_CASE("clipping by the global norm, and the schedule") {
+  Var a(Tensor::zeros({2}, DType::f64), true), b(Tensor::zeros({1}, DType::f64), true);
+  OptimConfig c;
+  c.clip = 1.0;
+  AdamW opt({{"a", a}, {"b", b}}, c);
+  a.grad() = Tensor::from({3.0, 0.0}, {2}, DType::f64);
+  b.grad() = Tensor::from({4.0}, {1}, DType::f64);
+  CHECK(opt.clip_gradients() == doctest::Approx(5.0));
+  CHECK(a.grad().at({0}) == doctest::Approx(0.6).epsilon(1e-5));
+  CHECK(b.grad().at({0}) == doctest::Approx(0.8).epsilon(1e-5));
+  c.lr = 1.0;
+  c.warmup = 10;
+  c.min_lr_ratio = 0.1;
+  CHECK(learning_rate(c, 0, 110) == doctest::Approx(0.1));
+  CHECK(learning_rate(c, 9, 110) == doctest::Approx(1.0));
+  CHECK(learning_rate(c, 60, 110) == doctest::Approx(0.55));  // cosine midpoint
+  CHECK(learning_rate(c, 110, 110) == doctest::Approx(0.1));
+  c.schedule = "linear";
+  CHECK(learning_rate(c, 60, 110) == doctest::Approx(0.55));
+  CHECK(learning_rate(c, 35, 110) == doctest::Approx(0.775));
+  c.schedule = "constant";
+  CHECK(learning_rate(c, 100, 110) == 1.0);
+}
+
+TEST_CASE("resume is exact: N steps, stop, resume to N+M equals N+M straight") {
+  const fs::path straight = fresh_dir("straight"), split = fresh_dir("split");
+  const std::vector<std::string> common = {"--steps", "12", "--eval-every", "6", "--dropout", "0.1", "--warmup", "3"};
+  REQUIRE(cli(tiny(straight, common)).code == 0);
+  auto first = tiny(split, common);
+  first.insert(first.end(), {"--stop-after", "5"});
+  REQUIRE(cli(first).code == 0);
+  auto second = tiny(split, common);
+  second.push_back("--resume");
+  const Run r = cli(second);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const TensorFile a = load_safetensors((straight / "last.safetensors").string()),
+                   b = load_safetensors((split / "last.safetensors").string());
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    INFO(a.tensors[i].first);
+    CHECK(bitwise_equal(a.tensors[i].second, b.tensors[i].second));
+  }
+  CHECK(a.metadata.at("rng_data") == b.metadata.at("rng_data"));
+  // and with a constant schedule, a finished run of N steps extends to N+M exactly
+  const fs::path whole = fresh_dir("whole"), grown = fresh_dir("grown");
+  const std::vector<std::string> flat = {"--schedule", "constant", "--warmup", "0", "--eval-every", "4"};
+  auto w = tiny(whole, flat);
+  w.insert(w.end(), {"--steps", "8"});
+  REQUIRE(cli(w).code == 0);
+  auto g1 = tiny(grown, flat);
+  g1.insert(g1.end(), {"--steps", "4"});
+  REQUIRE(cli(g1).code == 0);
+  auto g2 = tiny(grown, flat);
+  g2.insert(g2.end(), {"--steps", "8", "--resume"});
+  REQUIRE(cli(g2).code == 0);
+  CHECK(bitwise_equal(load_safetensors((whole / "last.safetensors").string()).at("blocks.0.attn.cope_e"),
+                      load_safetensors((grown / "last.safetensors").string()).at("blocks.0.attn.cope_e")));
+}
+
+TEST_CASE("a tiny model learns flip-flop within seconds") {
+  const fs::path d = fresh_dir("learns");
+  RunConfig cfg;
+  cfg.task.length = 16;
+  cfg.task.eval_size = 200;
+  cfg.model.layers = 2;
+  cfg.model.dim = 32;
+  cfg.model.heads = 2;
+  cfg.steps = 300;
+  cfg.batch = 32;
+  cfg.eval_every = 300;
+  cfg.optim.lr = 3e-3;
+  cfg.optim.warmup = 30;
+  TrainOptions opt;
+  opt.out = d.string();
+  std::ostringstream out, err;
+  const auto m = train(cfg, opt, out, err);
+  REQUIRE(m.size() == 3);
+  // chance is 50% per read; well below it means the model reads the latest write
+  CHECK(m[0].split == "test");
+  CHECK(m[0].token_error_rate < 0.15);
+}
+
+TEST_CASE("train and eval refuse bad input with one line, and leave a checkpoint intact") {
+  const fs::path d = fresh_dir("errors");
+  REQUIRE(cli(tiny(d, {"--steps", "2"})).code == 0);
+  const fs::path last = d / "last.safetensors";
+  const std::string before = bytes_of(last);
+  struct Case { std::vector<std::string> args; int code; const char* text; };
+  const std::vector<Case> cases = {
+      {tiny(fresh_dir("e1"), {"--steps", "0"}), 2, "--steps must be between 1"},
+      {tiny(fresh_dir("e2"), {"--batch", "-1"}), 2, "--batch must be between 1"},
+      {tiny(fresh_dir("e3"), {"--lr", "abc"}), 2, "--lr expects a number, got 'abc'"},
+      {tiny(fresh_dir("e4"), {"--seq", "8"}), 2, "--seq 8 is shorter than the flipflop task needs"},
+      {tiny(fresh_dir("e5"), {"--pe", "alibi"}), 2, "--pe expects one of"},
+      {tiny(fresh_dir("e6"), {"--dim", "10", "--heads", "3"}), 2, "--dim 10 is not divisible by heads (3)"},
+      {tiny(fresh_dir("e7"), {"--pe", "abs", "--nodiv"}), 2, "--nodiv is a CoPE option"},
+      {tiny(d, {"--steps", "4"}), 2, "already holds a run; pass --resume"},
+      {tiny(d, {"--steps", "4", "--resume", "--lr", "0.5"}), 2, "--resume: --lr 0.5 differs from the run's"},
+      {tiny(d, {"--resume"}), 2, "the run is already at step 2"},
+      {{"train", "--task", "counting", "--data", "/nonexistent/folder", "--out", fresh_dir("e8").string()}, 1, "not a folder"},
+      {{"train", "--config", "/nonexistent.json", "--out", fresh_dir("e9").string()}, 1, "config /nonexistent.json: cannot be read"},
+      {{"eval", "--ckpt", (d / "nothing.safetensors").string()}, 1, "cannot be read"},
+      {{"eval", "--ckpt", d.string(), "--split", "nope"}, 2, "flipflop has no split 'nope'"},
+      {{"eval"}, 2, "--ckpt DIR is required"},
+  };
+  for (const Case& c : cases) {
+    const Run r = cli(c.args);
+    INFO(c.args[0] << " " << c.args.back() << " -> " << r.err);
+    CHECK(r.code == c.code);
+    CHECK(one_error_line(r));
+    CHECK(r.err.find(c.text) != std::string::npos);
+  }
+  CHECK(bytes_of(last) == before);
+  // a config file: unknown keys, wrong types, trailing garbage
+  const fs::path cfg = fs::temp_directory_path() / "minicope_bad_config.json";
+  for (auto [text, want] : {std::pair{R"({"lr": 0.1, "colour": "red"})", "unknown setting 'colour'"},
+                            {R"({"lr": "fast"})", "lr expects a number"}, {R"({"lr": 0.1} garbage)", "not valid JSON"},
+                            {R"([1, 2])", "expected a JSON object"}}) {
+    std::ofstream(cfg) << text;
+    const Run r = cli(tiny(fresh_dir("e10"), {"--config", cfg.string()}));
+    INFO(text << " -> " << r.err);
+    CHECK(r.code != 0);
+    CHECK(one_error_line(r));
+    CHECK(r.err.find(want) != std::string::npos);
+  }
+}
+
+TEST_CASE("damaged checkpoints: truncated, corrupted, wrong version") {
+  const fs::path d = fresh_dir("damaged");
+  REQUIRE(cli(tiny(d, {"--steps", "2"})).code == 0);
+  const std::string good = bytes_of(d / "last.safetensors");
+  const fs::path bad = d / "bad.safetensors";
+  auto eval_of = [&](const std::string& content) {
+    std::ofstream(bad, std::ios::binary) << content;
+    return cli({"eval", "--ckpt", bad.string()});
+  };
+  // truncated at many points: header length, inside the header, inside the data
+  for (size_t cut : {size_t(0), size_t(5), size_t(8), size_t(20), good.size() / 2, good.size() - 1}) {
+    const Run r = eval_of(good.substr(0, cut));
+    INFO("cut at " << cut << ": " << r.err);
+    CHECK(r.code == 1);
+    CHECK(one_error_line(r));
+    CHECK(r.err.find(bad.string()) != std::string::npos);
+  }
+  // a corrupted header
+  std::string flipped = good;
+  flipped[8] = '#';  // the header's opening brace
+  CHECK(eval_of(flipped).err.find("not valid JSON") != std::string::npos);
+  // a header length pointing past the end
+  std::string huge = good;
+  huge[5] = char(0x7f);
+  CHECK(eval_of(huge).code == 1);
+  // wrong version
+  std::string v2 = good;
+  const size_t at = v2.find("\"format_version\":\"1\"");
+  REQUIRE(at != std::string::npos);
+  v2[at + 18] = '9';
+  const Run r = eval_of(v2);
+  CHECK(r.err.find("checkpoint format version 9; this minicope reads version 1") != std::string::npos);
+  // and the good one evaluates
+  const Run ok = cli({"eval", "--ckpt", d.string(), "--json"});
+  CHECK(ok.code == 0);
+  CHECK(std::count(ok.out.begin(), ok.out.end(), '\n') == 3);
+}

@@ -1,0 +1,145 @@
+// cmd_train.cpp — `minicope train` and `minicope eval`.
+#include <chrono>
+#include <ctime>
+#include <cxxopts.hpp>
+#include <fstream>
+#include <iostream>
+
+#include "train/cli.h"
+#include "train/commands.h"
+#include "train/trainer.h"
+
+namespace mc {
+
+namespace {
+
+// Adds every setting as a flag (values as text; parse_flag_value checks them).
+void add_setting_flags(cxxopts::Options& options) {
+  for (const char* group : {"task", "model", "optim", "run"})
+    for (const Setting& s : settings()) {
+      if (s.group != group) continue;
+      auto value = cxxopts::value<std::string>();
+      if (s.kind == "bool") value->implicit_value("true");
+      options.add_options(group)(s.name, s.help, value);
+    }
+}
+
+// Defaults, then --config FILE, then the flags; records which settings were given.
+RunConfig gather(const cxxopts::ParseResult& r, std::set<std::string>& given) {
+  RunConfig cfg;
+  if (r.count("config")) {
+    const std::string path = r["config"].as<std::string>();
+    apply_config_file(cfg, path);
+    std::ifstream in(path);
+    for (auto& [k, v] : nlohmann::json::parse(in).items()) given.insert(k);
+  }
+  for (const Setting& s : settings())
+    if (r.count(s.name)) {
+      nlohmann::json v;
+      try {
+        v = parse_flag_value(s, r[s.name].as<std::string>());
+      } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+      }
+      try {
+        apply_setting(cfg, s, v, "--" + s.name);
+      } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+      }
+      given.insert(s.name);
+    }
+  return cfg;
+}
+
+std::string default_out(const RunConfig& cfg) {
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  std::string pe = cfg.model.pe;
+  std::replace(pe.begin(), pe.end(), '+', '-');
+  return "runs/" + cfg.task.name + "-" + pe + "-" + stamp;
+}
+
+}  // namespace
+
+int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  cxxopts::Options options("minicope train",
+                           "Trains a transformer on a synthetic task, evaluating on every split as it goes.\n"
+                           "Settings come from the defaults, then --config FILE (a JSON object whose keys are the\n"
+                           "flag names without --), then the flags. The run folder gets last.safetensors,\n"
+                           "best.safetensors (chosen on the valid split), metrics.jsonl and config.json.");
+  options.add_options()("config", "JSON file of settings", cxxopts::value<std::string>())(
+      "out", "run folder (default: runs/TASK-PE-TIME)", cxxopts::value<std::string>())(
+      "resume", "continue the run in --out from its last checkpoint")(
+      "stop-after", "stop after N steps of this invocation, with a checkpoint", cxxopts::value<std::string>())(
+      "json", "print the final evaluation as JSON lines");
+  add_setting_flags(options);
+  ParsedArgs p = parse_args(options, args);
+  if (p.help) {
+    out << options.help({"", "task", "model", "optim", "run", "common"});
+    return 0;
+  }
+  const auto& r = *p.result;
+  TrainOptions opt;
+  RunConfig cfg;
+  try {
+    cfg = gather(r, opt.given);
+  } catch (const std::invalid_argument& e) {  // a bad --config file
+    throw std::runtime_error(e.what());
+  }
+  opt.resume = r.count("resume") > 0;
+  opt.json = r.count("json") > 0;
+  if (r.count("stop-after")) opt.stop_after = flag_int(r, "stop-after", 1, int64_t(1) << 40);
+  if (r.count("out")) opt.out = r["out"].as<std::string>();
+  else if (opt.resume) throw UsageError("--resume needs --out DIR, the run to continue");
+  else opt.out = default_out(cfg);
+  if (opt.out.empty()) throw UsageError("--out must not be empty");
+  try {
+    train(cfg, opt, out, err);
+  } catch (const std::invalid_argument& e) {  // a setting that does not fit the task or the run
+    throw UsageError(e.what());
+  }
+  return 0;
+}
+
+int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  cxxopts::Options options("minicope eval",
+                           "Evaluates a checkpoint on its task's splits (the best checkpoint of a run folder, or a\n"
+                           ".safetensors file).");
+  options.add_options()("ckpt", "run folder or .safetensors file", cxxopts::value<std::string>())(
+      "split", "only this split", cxxopts::value<std::string>())("batch", "sequences per forward pass (default 64)",
+                                                                 cxxopts::value<std::string>())(
+      "json", "one JSON object per split");
+  ParsedArgs p = parse_args(options, args);
+  if (p.help) {
+    out << options.help();
+    return 0;
+  }
+  const auto& r = *p.result;
+  if (!r.count("ckpt")) throw UsageError("--ckpt DIR is required");
+  const int64_t batch = r.count("batch") ? flag_int(r, "batch", 1, 1 << 20) : 64;
+  LoadedRun run = [&] {
+    try {
+      return load_run(r["ckpt"].as<std::string>());
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(e.what());
+    }
+  }();
+  std::vector<std::string> splits = run.task->splits();
+  if (r.count("split")) {
+    const std::string want = r["split"].as<std::string>();
+    if (std::find(splits.begin(), splits.end(), want) == splits.end() && want != "valid") {
+      std::string list;
+      for (const auto& s : splits) list += (list.empty() ? "" : ", ") + s;
+      throw UsageError("--split: " + run.task->name() + " has no split '" + want + "' (" + list + ")");
+    }
+    splits = {want};
+  }
+  std::vector<EvalMetrics> ms;
+  for (const std::string& s : splits) ms.push_back(evaluate(*run.model, s, run.task->eval_set(s), batch));
+  (void)err;
+  print_metrics(out, run.task->name(), ms, r.count("json") > 0, run.step);
+  return 0;
+}
+
+}  // namespace mc

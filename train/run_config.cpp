@@ -1,0 +1,228 @@
+#include "train/run_config.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace mc {
+
+RunConfig::RunConfig() {
+  // The defaults train CoPE on Flip-Flop in a few minutes on 2 cores (docs/tasks.md).
+  model.layers = 2;
+  model.dim = 64;
+  model.heads = 4;
+  model.pe = "cope";
+  model.seq = 0;  // 0: the context the task needs
+}
+
+namespace {
+
+[[noreturn]] void bad(const std::string& origin, const std::string& why) { throw std::invalid_argument(origin + " " + why); }
+
+Setting int_setting(std::string group, std::string name, std::string help, int64_t lo, int64_t hi,
+                    std::function<int64_t&(RunConfig&)> ref) {
+  Setting s{name, std::move(help), "int", nullptr, nullptr, std::move(group)};
+  s.set = [=](RunConfig& c, const nlohmann::json& v) {
+    if (!v.is_number_integer()) throw std::invalid_argument("expects an integer, got " + v.dump());
+    const int64_t x = v.get<int64_t>();
+    if (x < lo || x > hi) throw std::invalid_argument("must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(x));
+    ref(c) = x;
+  };
+  s.get = [=](const RunConfig& c) { return nlohmann::json(ref(const_cast<RunConfig&>(c))); };
+  return s;
+}
+
+Setting opt_int_setting(std::string group, std::string name, std::string help, int64_t lo, int64_t hi,
+                        std::function<std::optional<int64_t>&(RunConfig&)> ref) {
+  Setting s{name, std::move(help), "int", nullptr, nullptr, std::move(group)};
+  s.set = [=](RunConfig& c, const nlohmann::json& v) {
+    if (v.is_null()) { ref(c).reset(); return; }
+    if (!v.is_number_integer()) throw std::invalid_argument("expects an integer, got " + v.dump());
+    const int64_t x = v.get<int64_t>();
+    if (x < lo || x > hi) throw std::invalid_argument("must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(x));
+    ref(c) = x;
+  };
+  s.get = [=](const RunConfig& c) {
+    const auto& o = ref(const_cast<RunConfig&>(c));
+    return o ? nlohmann::json(*o) : nlohmann::json(nullptr);
+  };
+  return s;
+}
+
+Setting real_setting(std::string group, std::string name, std::string help, double lo, double hi, bool hi_open,
+                     std::function<double&(RunConfig&)> ref) {
+  Setting s{name, std::move(help), "number", nullptr, nullptr, std::move(group)};
+  s.set = [=](RunConfig& c, const nlohmann::json& v) {
+    if (!v.is_number()) throw std::invalid_argument("expects a number, got " + v.dump());
+    const double x = v.get<double>();
+    std::ostringstream range;
+    range << "[" << lo << ", " << hi << (hi_open ? ")" : "]");
+    if (!std::isfinite(x) || x < lo || x > hi || (hi_open && x == hi))
+      throw std::invalid_argument("must be in " + range.str() + ", got " + v.dump());
+    ref(c) = x;
+  };
+  s.get = [=](const RunConfig& c) { return nlohmann::json(ref(const_cast<RunConfig&>(c))); };
+  return s;
+}
+
+Setting bool_setting(std::string group, std::string name, std::string help, std::function<bool&(RunConfig&)> ref) {
+  Setting s{name, std::move(help), "bool", nullptr, nullptr, std::move(group)};
+  s.set = [=](RunConfig& c, const nlohmann::json& v) {
+    if (!v.is_boolean()) throw std::invalid_argument("expects true or false, got " + v.dump());
+    ref(c) = v.get<bool>();
+  };
+  s.get = [=](const RunConfig& c) { return nlohmann::json(ref(const_cast<RunConfig&>(c))); };
+  return s;
+}
+
+Setting choice_setting(std::string group, std::string name, std::string help, std::vector<std::string> choices,
+                       std::function<std::string&(RunConfig&)> ref) {
+  std::string list;
+  for (const auto& ch : choices) list += (list.empty() ? "" : ", ") + ch;
+  Setting s{name, help + " (" + list + ")", "choice", nullptr, nullptr, std::move(group)};
+  s.set = [=](RunConfig& c, const nlohmann::json& v) {
+    if (!v.is_string()) throw std::invalid_argument("expects one of " + list + ", got " + v.dump());
+    const std::string x = v.get<std::string>();
+    if (std::find(choices.begin(), choices.end(), x) == choices.end())
+      throw std::invalid_argument("expects one of " + list + ", got '" + x + "'");
+    ref(c) = x;
+  };
+  s.get = [=](const RunConfig& c) { return nlohmann::json(ref(const_cast<RunConfig&>(c))); };
+  return s;
+}
+
+Setting string_setting(std::string group, std::string name, std::string help, std::function<std::string&(RunConfig&)> ref) {
+  Setting s{name, std::move(help), "string", nullptr, nullptr, std::move(group)};
+  s.set = [=](RunConfig& c, const nlohmann::json& v) {
+    if (!v.is_string()) throw std::invalid_argument("expects a string, got " + v.dump());
+    ref(c) = v.get<std::string>();
+  };
+  s.get = [=](const RunConfig& c) { return nlohmann::json(ref(const_cast<RunConfig&>(c))); };
+  return s;
+}
+
+std::vector<Setting> build() {
+  constexpr int64_t kBig = int64_t(1) << 30;
+  using R = RunConfig;
+  std::vector<Setting> v;
+  // task
+  v.push_back(choice_setting("task", "task", "the task", {"flipflop", "selcopy", "counting"}, [](R& c) -> std::string& { return c.task.name; }));
+  v.push_back(string_setting("task", "data", "counting: a folder of train/valid/test.jsonl in the official format", [](R& c) -> std::string& { return c.task.data; }));
+  v.push_back(int_setting("task", "eval-size", "examples per evaluation split", 1, 1 << 22, [](R& c) -> int64_t& { return c.task.eval_size; }));
+  v.push_back(int_setting("task", "length", "flipflop: tokens per sequence (even)", 4, 1 << 20, [](R& c) -> int64_t& { return c.task.length; }));
+  v.push_back(int_setting("task", "data-tokens", "selcopy: tokens to copy", 1, 1 << 16, [](R& c) -> int64_t& { return c.task.data_tokens; }));
+  v.push_back(int_setting("task", "noise-tokens", "selcopy: noise tokens in distribution (dense: half, sparse: twice)", 2, 1 << 20, [](R& c) -> int64_t& { return c.task.noise_tokens; }));
+  v.push_back(int_setting("task", "symbols", "selcopy: distinct data tokens", 1, 26, [](R& c) -> int64_t& { return c.task.symbols; }));
+  v.push_back(int_setting("task", "vars", "counting: variables", 1, 26, [](R& c) -> int64_t& { return c.task.vars; }));
+  v.push_back(int_setting("task", "max-steps", "counting: at most this many statements", 3, 1 << 16, [](R& c) -> int64_t& { return c.task.max_steps; }));
+  // model
+  v.push_back(choice_setting("model", "pe", "position encoding", {"none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope"}, [](R& c) -> std::string& { return c.model.pe; }));
+  v.push_back(opt_int_setting("model", "npos", "CoPE positions (default: context + 1)", 1, kBig, [](R& c) -> std::optional<int64_t>& { return c.model.npos; }));
+  v.push_back(bool_setting("model", "sep-key", "CoPE gates from a separate key projection", [](R& c) -> bool& { return c.model.sep_key; }));
+  v.push_back(bool_setting("model", "val-gates", "CoPE gates from the values", [](R& c) -> bool& { return c.model.val_gates; }));
+  v.push_back(bool_setting("model", "nodiv", "CoPE logits added after the 1/sqrt(d) scale", [](R& c) -> bool& { return c.model.nodiv; }));
+  v.push_back(bool_setting("model", "shared", "one CoPE table for all layers", [](R& c) -> bool& { return c.model.shared; }));
+  v.push_back(int_setting("model", "every", "CoPE only every K-th layer, rel elsewhere (cope+rel)", 1, 1 << 10, [](R& c) -> int64_t& { return c.model.every; }));
+  v.push_back(opt_int_setting("model", "rel-cap", "rel: embeddings before distances share the last (default: context)", 1, kBig, [](R& c) -> std::optional<int64_t>& { return c.model.rel_cap; }));
+  v.push_back(int_setting("model", "layers", "transformer layers", 1, 1 << 10, [](R& c) -> int64_t& { return c.model.layers; }));
+  v.push_back(int_setting("model", "dim", "model width", 1, 1 << 16, [](R& c) -> int64_t& { return c.model.dim; }));
+  v.push_back(int_setting("model", "heads", "attention heads (must divide dim)", 1, 1 << 10, [](R& c) -> int64_t& { return c.model.heads; }));
+  v.push_back(int_setting("model", "seq", "context length (default: what the task needs)", 0, kBig, [](R& c) -> int64_t& { return c.model.seq; }));
+  v.push_back(real_setting("model", "dropout", "dropout probability", 0, 1, true, [](R& c) -> double& { return c.model.dropout; }));
+  v.push_back(bool_setting("model", "post-norm", "LayerNorm after each residual add", [](R& c) -> bool& { return c.model.post_norm; }));
+  v.push_back(bool_setting("model", "tied", "tie the output projection to the token embedding", [](R& c) -> bool& { return c.model.tied; }));
+  v.push_back(choice_setting("model", "gelu", "GELU form", {"tanh", "erf"}, [](R& c) -> std::string& { return c.model.gelu; }));
+  // optimiser
+  v.push_back(real_setting("optim", "lr", "peak learning rate", 0, 10, false, [](R& c) -> double& { return c.optim.lr; }));
+  v.push_back(int_setting("optim", "warmup", "linear warm-up steps", 0, kBig, [](R& c) -> int64_t& { return c.optim.warmup; }));
+  v.push_back(choice_setting("optim", "schedule", "decay after warm-up", {"cosine", "linear", "constant"}, [](R& c) -> std::string& { return c.optim.schedule; }));
+  v.push_back(real_setting("optim", "min-lr-ratio", "final learning rate as a fraction of --lr", 0, 1, false, [](R& c) -> double& { return c.optim.min_lr_ratio; }));
+  v.push_back(real_setting("optim", "weight-decay", "decoupled weight decay (not on biases, norms, position embeddings)", 0, 10, false, [](R& c) -> double& { return c.optim.weight_decay; }));
+  v.push_back(real_setting("optim", "clip", "clip the global gradient norm (0: off)", 0, 1e9, false, [](R& c) -> double& { return c.optim.clip; }));
+  v.push_back(real_setting("optim", "beta1", "Adam beta1", 0, 1, true, [](R& c) -> double& { return c.optim.beta1; }));
+  v.push_back(real_setting("optim", "beta2", "Adam beta2", 0, 1, true, [](R& c) -> double& { return c.optim.beta2; }));
+  // loop
+  v.push_back(int_setting("run", "steps", "training steps", 1, kBig, [](R& c) -> int64_t& { return c.steps; }));
+  v.push_back(int_setting("run", "batch", "sequences per step", 1, 1 << 20, [](R& c) -> int64_t& { return c.batch; }));
+  v.push_back(int_setting("run", "eval-every", "evaluate every N steps (and at the end)", 1, kBig, [](R& c) -> int64_t& { return c.eval_every; }));
+  v.push_back(int_setting("run", "log-every", "log the loss every N steps (0: about 20 times)", 0, kBig, [](R& c) -> int64_t& { return c.log_every; }));
+  v.push_back(int_setting("run", "seed", "seed of the weights, the data and dropout", 0, INT64_MAX, [](R& c) -> int64_t& { return c.seed; }));
+  return v;
+}
+
+}  // namespace
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> s = build();
+  return s;
+}
+
+void apply_setting(RunConfig& c, const Setting& s, const nlohmann::json& value, const std::string& origin) {
+  try {
+    s.set(c, value);
+  } catch (const std::invalid_argument& e) {
+    bad(origin, e.what());
+  }
+}
+
+void apply_config_file(RunConfig& c, const std::string& path) {
+  namespace fs = std::filesystem;
+  if (fs::is_directory(path)) throw std::invalid_argument("config " + path + ": is a folder, expected a JSON file");
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument("config " + path + ": cannot be read (missing or no permission)");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);  // rejects trailing garbage
+  } catch (const nlohmann::json::parse_error& e) {
+    throw std::invalid_argument("config " + path + ": not valid JSON (byte " + std::to_string(e.byte) + ")");
+  }
+  if (!j.is_object()) throw std::invalid_argument("config " + path + ": expected a JSON object of settings");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const auto& all = settings();
+    auto s = std::find_if(all.begin(), all.end(), [&](const Setting& x) { return x.name == it.key(); });
+    if (s == all.end()) throw std::invalid_argument("config " + path + ": unknown setting '" + it.key() + "' (the names are the flags of 'minicope train --help', without --)");
+    apply_setting(c, *s, it.value(), "config " + path + ": " + it.key());
+  }
+}
+
+nlohmann::json parse_flag_value(const Setting& s, const std::string& text) {
+  if (s.kind == "string" || s.kind == "choice") return text;
+  if (s.kind == "bool") {
+    if (text == "true" || text == "1" || text.empty()) return true;
+    if (text == "false" || text == "0") return false;
+    throw std::invalid_argument("--" + s.name + " expects true or false, got '" + text + "'");
+  }
+  size_t used = 0;
+  try {
+    if (s.kind == "int") {
+      const long long v = std::stoll(text, &used);
+      if (used == text.size()) return int64_t(v);
+    } else {
+      const double v = std::stod(text, &used);
+      if (used == text.size()) return v;
+    }
+  } catch (const std::exception&) {
+  }
+  throw std::invalid_argument("--" + s.name + " expects " + (s.kind == "int" ? "an integer" : "a number") + ", got '" + text + "'");
+}
+
+nlohmann::json to_json(const RunConfig& c) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const Setting& s : settings()) j[s.name] = s.get(c);
+  // fields set by the task rather than by the user
+  j["vocab-size"] = c.model.vocab;
+  return j;
+}
+
+RunConfig run_config_from_json(const nlohmann::json& j) {
+  RunConfig c;
+  if (!j.is_object()) throw std::invalid_argument("the stored configuration is not a JSON object");
+  for (const Setting& s : settings())
+    if (j.contains(s.name)) apply_setting(c, s, j[s.name], "stored setting " + s.name + ":");
+  if (!j.contains("vocab-size") || !j["vocab-size"].is_number_integer()) throw std::invalid_argument("the stored configuration has no vocab-size");
+  c.model.vocab = j["vocab-size"];
+  return c;
+}
+
+}  // namespace mc

@@ -1,0 +1,50 @@
+// run_config.h — everything a training run is: task, model, optimiser, loop.
+//
+// Every field is a "setting" with one name used both as a command-line flag (--lr) and
+// as a key of a --config JSON file ("lr"). Defaults, then the config file, then the
+// flags: the last one wins. The whole RunConfig is stored in each checkpoint.
+#pragma once
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "nn/config.h"
+#include "train/optim.h"
+#include "train/tasks.h"
+
+namespace mc {
+
+struct RunConfig {
+  TaskOptions task;
+  ModelConfig model;  // vocab comes from the task; seq too unless set
+  OptimConfig optim;
+  int64_t steps = 1500;
+  int64_t batch = 32;
+  int64_t eval_every = 250;
+  int64_t log_every = 0;  // 0: about 20 lines per run
+  int64_t seed = 1;
+  RunConfig();
+};
+
+struct Setting {
+  std::string name;  // flag and config key
+  std::string help;
+  std::string kind;  // "int", "number", "bool", "string", or "choice"
+  std::function<void(RunConfig&, const nlohmann::json&)> set;  // validates; throws std::invalid_argument
+  std::function<nlohmann::json(const RunConfig&)> get;
+  std::string group;  // task, model, optim, run
+};
+const std::vector<Setting>& settings();
+
+// Applies one value; `origin` ("--lr" or "config run.json: lr") starts the error message.
+void apply_setting(RunConfig& c, const Setting& s, const nlohmann::json& value, const std::string& origin);
+// Applies a JSON object of settings (a --config file); unknown keys and wrong types are errors.
+void apply_config_file(RunConfig& c, const std::string& path);
+// A flag's text as the JSON value of its setting's kind ("3" -> 3, "true" -> true).
+nlohmann::json parse_flag_value(const Setting& s, const std::string& text);
+
+nlohmann::json to_json(const RunConfig& c);
+RunConfig run_config_from_json(const nlohmann::json& j);  // throws std::invalid_argument
+
+}  // namespace mc

@@ -1,0 +1,78 @@
+// tasks.h — the paper's synthetic tasks as seeded generators.
+//
+// A task yields Examples: a token sequence and which next-token predictions count
+// (the loss mask). Training draws endless examples from a Generator; each evaluation
+// split is a fixed list, drawn from its own seed (the same for every run), so runs with
+// different seeds are scored on the same sequences. docs/tasks.md shows an example of
+// each task and its metric.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensor/random.h"
+#include "tensor/tensor.h"
+
+namespace mc {
+
+struct Example {
+  std::vector<int64_t> tokens;
+  // scored[t] = 1 when predicting tokens[t+1] from tokens[0..t] counts (loss and
+  // error); size tokens.size() - 1.
+  std::vector<uint8_t> scored;
+};
+
+// Options of every task (each uses its own; docs/tasks.md gives the defaults' reasons).
+struct TaskOptions {
+  std::string name = "flipflop";
+  int64_t eval_size = 500;       // examples per evaluation split
+  // flipflop
+  int64_t length = 64;           // tokens per sequence (instruction/bit pairs: even)
+  double p_ignore = 0.8;         // p_i of training and the test split
+  // selcopy
+  int64_t data_tokens = 4;       // tokens to copy
+  int64_t noise_tokens = 32;     // in distribution; dense uses half, sparse twice
+  int64_t symbols = 8;           // distinct data tokens
+  // counting
+  int64_t vars = 3;              // 1, 3 or 5 in the paper
+  int64_t max_steps = 16;        // statements per program: 3..max_steps
+  std::string data;              // a folder with train/valid/test.jsonl (official format)
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  const std::string& name() const { return name_; }
+  const std::vector<std::string>& vocab() const { return vocab_; }
+  // The longest model input any split needs (tokens - 1).
+  virtual int64_t context() const = 0;
+  virtual Example sample(Generator& g) const = 0;  // one training example
+  virtual std::vector<std::string> splits() const = 0;  // reported evaluation splits
+  // A fixed evaluation set; "valid" (drawn like training data, own seed) chooses the
+  // best checkpoint for every task. Throws std::invalid_argument for an unknown split.
+  virtual std::vector<Example> eval_set(const std::string& split) const = 0;
+  std::string describe(const Example& e) const;  // the tokens as text
+
+ protected:
+  std::string name_;
+  std::vector<std::string> vocab_;
+};
+
+// Builds a task; throws std::invalid_argument (bad options) or std::runtime_error
+// (unreadable or malformed data files, naming the file and line).
+std::unique_ptr<Task> make_task(const TaskOptions& opt);
+
+// Inputs, targets and mask for a batch, padded on the right with token 0 (unscored).
+struct TokenBatch {
+  Tensor inputs;   // [B,L] i64
+  Tensor targets;  // [B,L] i64
+  Tensor mask;     // [B,L] f32, 1 where the prediction counts
+};
+TokenBatch make_batch(const std::vector<Example>& examples, int64_t length = 0);  // 0: the longest
+
+// The official counting format: one JSON object per line with string fields context,
+// question and answer. Throws std::runtime_error "FILE:LINE: ..." on a bad line.
+struct CountingRecord { std::string context, question, answer; };
+std::vector<CountingRecord> read_counting_jsonl(const std::string& path);
+
+}  // namespace mc

@@ -1,0 +1,56 @@
+// trainer.h — the training loop, evaluation and run checkpoints.
+#pragma once
+#include <iosfwd>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "nn/transformer.h"
+#include "train/checkpoint.h"
+#include "train/optim.h"
+#include "train/run_config.h"
+
+namespace mc {
+
+struct EvalMetrics {
+  std::string split;
+  double loss = 0;              // mean cross-entropy over scored predictions (nats)
+  double error_rate = 0;        // sequences with any scored prediction wrong
+  double token_error_rate = 0;  // scored predictions wrong (Flip-Flop: per read)
+  int64_t examples = 0, scored = 0;
+};
+
+// Evaluates `model` (in eval mode, no gradients) on fixed example sets.
+EvalMetrics evaluate(Transformer& model, const std::string& split, const std::vector<Example>& set, int64_t batch);
+
+// Fills in what the task decides (vocabulary, default context) and validates the whole
+// configuration; throws std::invalid_argument naming the setting.
+void resolve(RunConfig& cfg, const Task& task);
+
+struct TrainOptions {
+  std::string out;         // run folder: last.safetensors, best.safetensors, metrics.jsonl
+  bool resume = false;     // continue from out/last.safetensors
+  bool json = false;       // print the final evaluation as JSON lines
+  int64_t stop_after = 0;  // stop (with a checkpoint) after this many steps of this invocation
+  std::set<std::string> given;  // settings given by flag or config file (a resume checks them)
+};
+
+// Trains; prints progress to err and the final evaluation (of the best checkpoint) to out.
+// Throws std::runtime_error / std::invalid_argument on any failure before or during it,
+// without touching an existing checkpoint unless a new one is complete.
+std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostream& out, std::ostream& err);
+
+// A checkpoint's run: its configuration, task and model with the stored weights.
+struct LoadedRun {
+  RunConfig cfg;
+  std::unique_ptr<Task> task;
+  std::unique_ptr<Transformer> model;
+  int64_t step = 0;
+  TensorFile file;
+};
+// path: a .safetensors file, or a run folder (its best.safetensors, else last.safetensors).
+LoadedRun load_run(const std::string& path);
+
+void print_metrics(std::ostream& out, const std::string& task, const std::vector<EvalMetrics>& m, bool json, int64_t step);
+
+}  // namespace mc
