@@ -10,7 +10,7 @@
 namespace mc {
 
 struct OptimConfig {
-  double lr = 1e-3;
+  double lr = 3e-3;
   double beta1 = 0.9, beta2 = 0.99, eps = 1e-8;
   double weight_decay = 0.1;   // decoupled; not on biases, norms or position embeddings
   double clip = 1.0;           // global gradient norm; 0 turns clipping off
