@@ -232,6 +232,14 @@ TEST_CASE("damaged checkpoints: truncated, corrupted, wrong version") {
   v2[at + 18] = '9';
   const Run r = eval_of(v2);
   CHECK(r.err.find("checkpoint format version 9; this minicope reads version 1") != std::string::npos);
+  // resuming from a damaged last checkpoint fails cleanly and leaves it as it was
+  const std::string damaged = good.substr(0, good.size() / 3);
+  std::ofstream(d / "last.safetensors", std::ios::binary) << damaged;
+  const Run res = cli(tiny(d, {"--steps", "4", "--resume"}));
+  CHECK(res.code == 1);
+  CHECK(one_error_line(res));
+  CHECK(bytes_of(d / "last.safetensors") == damaged);
+  std::ofstream(d / "last.safetensors", std::ios::binary) << good;
   // and the good one evaluates
   const Run ok = cli({"eval", "--ckpt", d.string(), "--json"});
   CHECK(ok.code == 0);
