@@ -52,6 +52,15 @@ struct AttentionTrace {
 Var attention_fused(const AttentionInputs& in, const AttentionSpec& spec, AttentionTrace* trace = nullptr);
 Var attention_composed(const AttentionInputs& in, const AttentionSpec& spec);
 
+// Incremental decoding (no gradients): the queries of the n newest tokens, q [B,n,C],
+// against every key so far, k/v/gate_k [B,len,C] (len >= n; the new tokens are the last
+// n). Query i sits at position len-n+i and sees keys 0..len-n+i. It computes what
+// attention_fused computes for those rows of the full sequence: the CoPE gates and
+// positions of a new query are computed afresh over all cached keys (a position
+// depends on the query), while keys, values and gate keys are cached.
+Tensor attention_cached(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& gate_k, const Tensor& e,
+                        const Tensor& r, const AttentionSpec& spec);
+
 // Checks shapes and options; throws ShapeError naming what does not fit.
 void check_attention(const AttentionInputs& in, const AttentionSpec& spec);
 

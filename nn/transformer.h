@@ -15,11 +15,19 @@
 
 namespace mc {
 
+// Keys, values and gate keys of every token so far, per layer: [B,len,C] each.
+struct KVCache {
+  struct Layer { Tensor k, v, gate_k; };
+  std::vector<Layer> layers;
+  int64_t len = 0;  // tokens cached
+};
+
 class CausalSelfAttention : public Module {
  public:
   // shared_e: the CoPE table of an earlier layer when cfg.shared (else a new one is made).
   CausalSelfAttention(const ModelConfig& cfg, int64_t layer, const Var* shared_e, Generator& gen, DType dtype);
   Var forward(const Var& x, bool composed, AttentionTrace* trace) const;  // [B,L,C] -> [B,L,C]
+  Var forward_cached(const Var& x, KVCache::Layer& cache) const;          // [B,n,C] new tokens
   AttentionSpec spec;
   Linear q, k, v, out;
   std::unique_ptr<Linear> gate_k;  // sep_key only
@@ -31,6 +39,7 @@ class Block : public Module {
  public:
   Block(const ModelConfig& cfg, int64_t layer, const Var* shared_e, Generator& gen, DType dtype);
   Var forward(const Var& x, Generator& drop, bool composed, AttentionTrace* trace) const;
+  Var forward_cached(const Var& x, KVCache::Layer& cache) const;
   LayerNorm ln1, ln2;
   CausalSelfAttention attn;
   MLP mlp;
@@ -46,6 +55,11 @@ class Transformer : public Module {
   // ids [B,L] i64 -> logits [B,L,vocab]. Dropout draws from dropout_rng when training.
   // traces, when given, receives each layer's attention weights and CoPE positions.
   Var forward(const Tensor& ids, std::vector<AttentionTrace>* traces = nullptr);
+
+  // Decoding: feeds the n new tokens ids [B,n] after the cache's tokens, appends their
+  // keys and values to the cache, and returns their logits [B,n,vocab]. No gradients,
+  // no dropout. The result equals the last n rows of forward() on the whole sequence.
+  Tensor forward_cached(const Tensor& ids, KVCache& cache);
 
   const ModelConfig& config() const { return cfg_; }
   // Use the composed (primitive-op) attention instead of the fused kernel: for tests.

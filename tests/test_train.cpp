@@ -200,6 +200,20 @@ TEST_CASE("train and eval refuse bad input with one line, and leave a checkpoint
   }
 }
 
+TEST_CASE("a config file sets the run, and flags override it") {
+  const fs::path cfg = fs::temp_directory_path() / "minicope_good_config.json", d = fresh_dir("configured");
+  std::ofstream(cfg) << R"({"steps": 3, "lr": 0.002, "pe": "rope", "tied": true})";
+  const Run r = cli(tiny(d, {"--config", cfg.string(), "--lr", "0.004"}));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  std::ifstream in(d / "config.json");
+  const auto j = nlohmann::json::parse(in);
+  CHECK(j["steps"] == 3);
+  CHECK(j["pe"] == "rope");
+  CHECK(j["tied"] == true);
+  CHECK(j["lr"] == 0.004);  // the flag wins
+}
+
 TEST_CASE("damaged checkpoints: truncated, corrupted, wrong version") {
   const fs::path d = fresh_dir("damaged");
   REQUIRE(cli(tiny(d, {"--steps", "2"})).code == 0);

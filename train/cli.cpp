@@ -22,6 +22,7 @@ const char* kUsage =
     "commands:\n"
     "  train       train a transformer on flipflop, selcopy or counting\n"
     "  eval        evaluate a checkpoint on its task's splits\n"
+    "  sample      generate text from a text run's checkpoint\n"
     "  gradcheck   check every differentiable op against finite differences (f64)\n"
     "  help        show this help\n"
     "\n"
@@ -36,6 +37,7 @@ struct Command {
 const Command kCommands[] = {
     {"train", cmd_train},
     {"eval", cmd_eval},
+    {"sample", cmd_sample},
     {"gradcheck", cmd_gradcheck},
 };
 

@@ -29,9 +29,7 @@ RunConfig gather(const cxxopts::ParseResult& r, std::set<std::string>& given) {
   RunConfig cfg;
   if (r.count("config")) {
     const std::string path = r["config"].as<std::string>();
-    apply_config_file(cfg, path);
-    std::ifstream in(path);
-    for (auto& [k, v] : nlohmann::json::parse(in).items()) given.insert(k);
+    for (const std::string& key : apply_config_file(cfg, path)) given.insert(key);
   }
   for (const Setting& s : settings())
     if (r.count(s.name)) {
@@ -107,7 +105,9 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
                            "Evaluates a checkpoint on its task's splits (the best checkpoint of a run folder, or a\n"
                            ".safetensors file).");
   options.add_options()("ckpt", "run folder or .safetensors file", cxxopts::value<std::string>())(
-      "split", "only this split", cxxopts::value<std::string>())("batch", "sequences per forward pass (default 64)",
+      "split", "only this split", cxxopts::value<std::string>())(
+      "seq", "text: evaluate with windows of N tokens (may exceed the training context; not abs)",
+      cxxopts::value<std::string>())("batch", "sequences per forward pass (default 64)",
                                                                  cxxopts::value<std::string>())(
       "json", "one JSON object per split");
   ParsedArgs p = parse_args(options, args);
@@ -120,9 +120,11 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
   const int64_t batch = r.count("batch") ? flag_int(r, "batch", 1, 1 << 20) : 64;
   LoadedRun run = [&] {
     try {
-      return load_run(r["ckpt"].as<std::string>());
+      return load_run(r["ckpt"].as<std::string>(), r.count("seq") ? flag_int(r, "seq", 1, 1 << 24) : 0);
     } catch (const std::invalid_argument& e) {
-      throw std::runtime_error(e.what());
+      const std::string msg = e.what();
+      if (msg.rfind("--seq", 0) == 0) throw UsageError(msg);
+      throw std::runtime_error(msg);
     }
   }();
   std::vector<std::string> splits = run.task->splits();
@@ -136,9 +138,12 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
     splits = {want};
   }
   std::vector<EvalMetrics> ms;
-  for (const std::string& s : splits) ms.push_back(evaluate(*run.model, s, run.task->eval_set(s), batch));
+  for (const std::string& s : splits) {
+    ms.push_back(evaluate(*run.model, s, run.task->eval_set(s), batch));
+    ms.back().unit = run.task->unit();
+  }
   (void)err;
-  print_metrics(out, run.task->name(), ms, r.count("json") > 0, run.step);
+  print_metrics(out, *run.task, ms, r.count("json") > 0, run.step);
   return 0;
 }
 

@@ -27,5 +27,6 @@ int64_t flag_int(const cxxopts::ParseResult& r, const std::string& name, int64_t
 int cmd_gradcheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmd_sample(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace mc

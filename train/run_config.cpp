@@ -107,8 +107,12 @@ std::vector<Setting> build() {
   using R = RunConfig;
   std::vector<Setting> v;
   // task
-  v.push_back(choice_setting("task", "task", "the task", {"flipflop", "selcopy", "counting"}, [](R& c) -> std::string& { return c.task.name; }));
-  v.push_back(string_setting("task", "data", "counting: a folder of train/valid/test.jsonl in the official format", [](R& c) -> std::string& { return c.task.data; }));
+  v.push_back(choice_setting("task", "task", "the task", {"flipflop", "selcopy", "counting", "text"}, [](R& c) -> std::string& { return c.task.name; }));
+  v.push_back(string_setting("task", "data", "text: the training text; counting: a folder of train/valid/test.jsonl in the official format", [](R& c) -> std::string& { return c.task.data; }));
+  v.push_back(string_setting("task", "val", "text: the held-out text (default: the last 10% of --data)", [](R& c) -> std::string& { return c.task.val; }));
+  v.push_back(choice_setting("task", "tokenizer", "text: tokens", {"byte", "char", "word"}, [](R& c) -> std::string& { return c.task.tokenizer; }));
+  v.push_back(int_setting("task", "vocab-size", "text, word tokens: keep at most this many words (0: all)", 0, 1 << 24, [](R& c) -> int64_t& { return c.task.vocab_size; }));
+  v.push_back(int_setting("task", "min-count", "text, word tokens: keep words seen at least this often", 1, 1 << 30, [](R& c) -> int64_t& { return c.task.min_count; }));
   v.push_back(int_setting("task", "eval-size", "examples per evaluation split", 1, 1 << 22, [](R& c) -> int64_t& { return c.task.eval_size; }));
   v.push_back(int_setting("task", "length", "flipflop: tokens per sequence (even)", 4, 1 << 20, [](R& c) -> int64_t& { return c.task.length; }));
   v.push_back(int_setting("task", "data-tokens", "selcopy: tokens to copy", 1, 1 << 16, [](R& c) -> int64_t& { return c.task.data_tokens; }));
@@ -166,7 +170,7 @@ void apply_setting(RunConfig& c, const Setting& s, const nlohmann::json& value, 
   }
 }
 
-void apply_config_file(RunConfig& c, const std::string& path) {
+std::vector<std::string> apply_config_file(RunConfig& c, const std::string& path) {
   namespace fs = std::filesystem;
   if (fs::is_directory(path)) throw std::invalid_argument("config " + path + ": is a folder, expected a JSON file");
   std::ifstream in(path);
@@ -178,12 +182,15 @@ void apply_config_file(RunConfig& c, const std::string& path) {
     throw std::invalid_argument("config " + path + ": not valid JSON (byte " + std::to_string(e.byte) + ")");
   }
   if (!j.is_object()) throw std::invalid_argument("config " + path + ": expected a JSON object of settings");
+  std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const auto& all = settings();
     auto s = std::find_if(all.begin(), all.end(), [&](const Setting& x) { return x.name == it.key(); });
     if (s == all.end()) throw std::invalid_argument("config " + path + ": unknown setting '" + it.key() + "' (the names are the flags of 'minicope train --help', without --)");
     apply_setting(c, *s, it.value(), "config " + path + ": " + it.key());
+    keys.push_back(it.key());
   }
+  return keys;
 }
 
 nlohmann::json parse_flag_value(const Setting& s, const std::string& text) {

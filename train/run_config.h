@@ -40,7 +40,8 @@ const std::vector<Setting>& settings();
 // Applies one value; `origin` ("--lr" or "config run.json: lr") starts the error message.
 void apply_setting(RunConfig& c, const Setting& s, const nlohmann::json& value, const std::string& origin);
 // Applies a JSON object of settings (a --config file); unknown keys and wrong types are errors.
-void apply_config_file(RunConfig& c, const std::string& path);
+// Returns the keys it applied.
+std::vector<std::string> apply_config_file(RunConfig& c, const std::string& path);
 // A flag's text as the JSON value of its setting's kind ("3" -> 3, "true" -> true).
 nlohmann::json parse_flag_value(const Setting& s, const std::string& text);
 

@@ -309,7 +309,8 @@ std::unique_ptr<Task> make_task(const TaskOptions& opt) {
   if (opt.name == "flipflop") return std::make_unique<FlipFlop>(opt);
   if (opt.name == "selcopy") return std::make_unique<SelCopy>(opt);
   if (opt.name == "counting") return std::make_unique<Counting>(opt);
-  throw std::invalid_argument("unknown task '" + opt.name + "' (flipflop, selcopy, counting)");
+  if (opt.name == "text") return make_text_task(opt);
+  throw std::invalid_argument("unknown task '" + opt.name + "' (flipflop, selcopy, counting, text)");
 }
 
 TokenBatch make_batch(const std::vector<Example>& examples, int64_t length) {

@@ -36,7 +36,14 @@ struct TaskOptions {
   // counting
   int64_t vars = 3;              // 1, 3 or 5 in the paper
   int64_t max_steps = 16;        // statements per program: 3..max_steps
-  std::string data;              // a folder with train/valid/test.jsonl (official format)
+  std::string data;              // counting: a folder with train/valid/test.jsonl (official format); text: the file
+  // text
+  std::string val;               // held-out text (default: the last 10% of data)
+  std::string tokenizer = "char";  // byte, char, word
+  int64_t vocab_size = 0;        // word: keep at most this many words (0: all)
+  int64_t min_count = 1;         // word: keep words seen at least this often
+  int64_t context = 0;           // text: the model's context (windows of context + 1 tokens)
+  std::vector<std::string> vocab;  // a stored vocabulary (resume, eval, sample): rebuilds the tokenizer
 };
 
 class Task {
@@ -52,6 +59,10 @@ class Task {
   // best checkpoint for every task. Throws std::invalid_argument for an unknown split.
   virtual std::vector<Example> eval_set(const std::string& split) const = 0;
   std::string describe(const Example& e) const;  // the tokens as text
+  // Text tasks choose the best checkpoint by loss and report perplexity.
+  virtual bool is_text() const { return false; }
+  // The unit of one token for bits-per-unit ("byte", "char"), or "" when it has none.
+  virtual std::string unit() const { return ""; }
 
  protected:
   std::string name_;
@@ -61,6 +72,7 @@ class Task {
 // Builds a task; throws std::invalid_argument (bad options) or std::runtime_error
 // (unreadable or malformed data files, naming the file and line).
 std::unique_ptr<Task> make_task(const TaskOptions& opt);
+std::unique_ptr<Task> make_text_task(const TaskOptions& opt);  // text_task.cpp
 
 // Inputs, targets and mask for a batch, padded on the right with token 0 (unscored).
 struct TokenBatch {

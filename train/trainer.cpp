@@ -161,12 +161,35 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
 };
 
-std::string metrics_line(const std::string& task, const EvalMetrics& m, int64_t step) {
-  return nlohmann::json{{"task", task}, {"split", m.split}, {"step", step}, {"loss", m.loss}, {"error_rate", m.error_rate},
-                        {"token_error_rate", m.token_error_rate}, {"examples", m.examples}}.dump();
+std::string metrics_line(const Task& task, const EvalMetrics& m, int64_t step) {
+  nlohmann::json j{{"task", task.name()}, {"split", m.split}, {"step", step}, {"loss", m.loss}};
+  if (task.is_text()) {
+    j["ppl"] = m.ppl();
+    if (!m.unit.empty()) j["bits_per_" + m.unit] = m.bits();
+    j["tokens"] = m.scored;
+  } else {
+    j["error_rate"] = m.error_rate;
+    j["token_error_rate"] = m.token_error_rate;
+    j["examples"] = m.examples;
+  }
+  return j.dump();
+}
+
+// Reads the task's vocabulary from a checkpoint, so its tokenizer is the trained one.
+void restore_vocab(RunConfig& cfg, const TensorFile& f, const std::string& path) {
+  try {
+    cfg.task.vocab = nlohmann::json::parse(f.meta("vocab")).get<std::vector<std::string>>();
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception&) {
+    throw CheckpointError(path + ": the stored vocabulary is not a JSON list of strings");
+  }
 }
 
 }  // namespace
+
+double EvalMetrics::ppl() const { return std::exp(loss); }
+double EvalMetrics::bits() const { return loss / std::log(2.0); }
 
 EvalMetrics evaluate(Transformer& model, const std::string& split, const std::vector<Example>& set, int64_t batch) {
   NoGradGuard no_grad;
@@ -212,6 +235,7 @@ EvalMetrics evaluate(Transformer& model, const std::string& split, const std::ve
 
 void resolve(RunConfig& cfg, const Task& task) {
   cfg.model.vocab = int64_t(task.vocab().size());
+  if (cfg.model.vocab < 1) throw std::invalid_argument("the task has an empty vocabulary");
   const int64_t need = task.context();
   if (cfg.model.seq == 0) cfg.model.seq = need;
   else if (cfg.model.seq < need)
@@ -231,15 +255,30 @@ void resolve(RunConfig& cfg, const Task& task) {
     }
     throw std::invalid_argument(msg);
   }
+  // Fix the tables' sizes now, so a later change of context (eval --seq) keeps them.
+  if (cfg.model.uses_cope() && !cfg.model.npos) cfg.model.npos = cfg.model.cope_npos();
+  if (cfg.model.uses_rel() && !cfg.model.rel_cap) cfg.model.rel_cap = cfg.model.rel_positions();
 }
 
-void print_metrics(std::ostream& out, const std::string& task, const std::vector<EvalMetrics>& ms, bool json, int64_t step) {
+void print_metrics(std::ostream& out, const Task& task, const std::vector<EvalMetrics>& ms, bool json, int64_t step) {
   if (json) {
     for (const EvalMetrics& m : ms) out << metrics_line(task, m, step) << "\n";
     return;
   }
-  const char* tok = task == "flipflop" ? "read error" : "token error";
   char line[160];
+  if (task.is_text()) {
+    for (const EvalMetrics& m : ms) {
+      std::snprintf(line, sizeof line, "%s: loss %.4f nats/token, perplexity %.3f", m.split.c_str(), m.loss, m.ppl());
+      out << line;
+      if (!m.unit.empty()) {
+        std::snprintf(line, sizeof line, ", %.4f bits per %s", m.bits(), m.unit.c_str());
+        out << line;
+      }
+      out << " (" << m.scored << " tokens)\n";
+    }
+    return;
+  }
+  const char* tok = task.name() == "flipflop" ? "read error" : "token error";
   std::snprintf(line, sizeof line, "%-8s %10s %12s %12s %9s\n", "split", "loss", "error", tok, "examples");
   out << line;
   for (const EvalMetrics& m : ms) {
@@ -270,6 +309,7 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
                                     "--eval-every and --log-every may change)");
     const RunConfig asked = cfg;
     cfg = stored;
+    restore_vocab(cfg, resumed, last_path);
     if (opt.given.count("steps")) cfg.steps = asked.steps;
     if (opt.given.count("eval-every")) cfg.eval_every = asked.eval_every;
     if (opt.given.count("log-every")) cfg.log_every = asked.log_every;
@@ -277,8 +317,15 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
     throw std::invalid_argument("--out " + opt.out + " already holds a run; pass --resume to continue it, or choose another folder");
   }
 
+  if (cfg.task.name == "text") {  // the windows are the model's context
+    if (cfg.model.seq == 0) cfg.model.seq = 128;
+    cfg.task.context = cfg.model.seq;
+  } else if (!cfg.task.val.empty()) {
+    throw std::invalid_argument("--val applies to --task text");
+  }
   std::unique_ptr<Task> task = make_task(cfg.task);
   resolve(cfg, *task);
+  cfg.task.vocab.clear();  // stored in the checkpoint's metadata, not in its configuration
   Transformer model(cfg.model, uint64_t(cfg.seed));
   AdamW adam(model.named_parameters(), cfg.optim);
   RunState st;
@@ -357,19 +404,23 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
     if (st.step % cfg.eval_every == 0 || st.step == cfg.steps) {
       std::vector<EvalMetrics> ms;
       for (size_t s = 0; s < sets.size(); ++s) ms.push_back(evaluate(model, split_names[s], sets[s], eval_batch));
-      for (const EvalMetrics& m : ms) metrics << metrics_line(task->name(), m, st.step) << "\n";
+      for (EvalMetrics& m : ms) m.unit = task->unit();
+      for (const EvalMetrics& m : ms) metrics << metrics_line(*task, m, st.step) << "\n";
       metrics << std::flush;
       std::string summary = "  eval @" + std::to_string(st.step) + ":";
       for (const EvalMetrics& m : ms) {
         char b2[64];
-        std::snprintf(b2, sizeof b2, " %s %.2f%%", m.split.c_str(), 100 * m.error_rate);
+        if (task->is_text()) std::snprintf(b2, sizeof b2, " %s loss %.4f", m.split.c_str(), m.loss);
+        else std::snprintf(b2, sizeof b2, " %s %.2f%%", m.split.c_str(), 100 * m.error_rate);
         summary += b2;
       }
       const EvalMetrics& valid = ms[0];
-      const bool better = valid.error_rate < st.best_error || (valid.error_rate == st.best_error && valid.loss < st.best_loss);
+      // text: the lowest loss; tasks: the lowest error, then the lowest loss
+      const double err_v = task->is_text() ? valid.loss : valid.error_rate;
+      const bool better = err_v < st.best_error || (err_v == st.best_error && valid.loss < st.best_loss);
       if (better) {
-        st.best_error = valid.error_rate, st.best_loss = valid.loss, st.best_step = st.step;
-        best_metrics.assign(ms.begin() + 1, ms.end());
+        st.best_error = err_v, st.best_loss = valid.loss, st.best_step = st.step;
+        best_metrics.assign(task->is_text() ? ms.begin() : ms.begin() + 1, ms.end());
         save_run(best_path, cfg, *task, model, adam, st);
         summary += "  (best)";
       }
@@ -388,13 +439,16 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
                    std::to_string(st.best_step) + " (" + best_path + ")");
   if (best_metrics.empty()) {  // resumed past the best: evaluate the stored best checkpoint
     LoadedRun best = load_run(best_path);
-    for (const std::string& s : task->splits()) best_metrics.push_back(evaluate(*best.model, s, task->eval_set(s), eval_batch));
+    for (const std::string& s : task->splits()) {
+      best_metrics.push_back(evaluate(*best.model, s, task->eval_set(s), eval_batch));
+      best_metrics.back().unit = task->unit();
+    }
   }
-  print_metrics(out, task->name(), best_metrics, opt.json, st.best_step);
+  print_metrics(out, *task, best_metrics, opt.json, st.best_step);
   return best_metrics;
 }
 
-LoadedRun load_run(const std::string& path) {
+LoadedRun load_run(const std::string& path, int64_t seq, bool with_task) {
   std::string file = path;
   if (fs::is_directory(path)) {
     file = (fs::path(path) / "best.safetensors").string();
@@ -404,13 +458,24 @@ LoadedRun load_run(const std::string& path) {
   LoadedRun r;
   r.file = open_checkpoint(file);
   r.cfg = config_of(r.file, file);
+  restore_vocab(r.cfg, r.file, file);
+  if (seq > 0) {
+    if (r.cfg.task.name != "text") throw std::invalid_argument("--seq applies to text runs (a synthetic task's sequences are fixed)");
+    if (r.cfg.model.pe == "abs" && seq > r.cfg.model.seq)
+      throw std::invalid_argument("--seq " + std::to_string(seq) + ": abs position embeddings cover only " +
+                                  std::to_string(r.cfg.model.seq) + " positions (rel, rope and cope run longer)");
+  }
+  if (r.cfg.task.name == "text") r.cfg.task.context = seq > 0 ? seq : r.cfg.model.seq;
   try {
-    r.task = make_task(r.cfg.task);
     r.cfg.model.validate();
   } catch (const std::exception& e) {
     throw CheckpointError(file + ": the stored configuration is unusable: " + e.what());
   }
-  if (int64_t(r.task->vocab().size()) != r.cfg.model.vocab)
+  if (int64_t(r.cfg.task.vocab.size()) != r.cfg.model.vocab)
+    throw CheckpointError(file + ": the stored vocabulary has " + std::to_string(r.cfg.task.vocab.size()) +
+                          " tokens, the model " + std::to_string(r.cfg.model.vocab));
+  if (with_task) r.task = make_task(r.cfg.task);  // may throw for missing data files: the caller reports them
+  if (r.task && int64_t(r.task->vocab().size()) != r.cfg.model.vocab)
     throw CheckpointError(file + ": the stored vocabulary has " + std::to_string(r.cfg.model.vocab) + " tokens, the task " +
                           std::to_string(r.task->vocab().size()));
   r.model = std::make_unique<Transformer>(r.cfg.model, uint64_t(r.cfg.seed));

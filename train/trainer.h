@@ -18,6 +18,9 @@ struct EvalMetrics {
   double error_rate = 0;        // sequences with any scored prediction wrong
   double token_error_rate = 0;  // scored predictions wrong (Flip-Flop: per read)
   int64_t examples = 0, scored = 0;
+  std::string unit;             // text: "byte" or "char" when bits per unit mean something
+  double ppl() const;           // exp(loss)
+  double bits() const;          // loss / ln 2: bits per byte or character
 };
 
 // Evaluates `model` (in eval mode, no gradients) on fixed example sets.
@@ -49,8 +52,10 @@ struct LoadedRun {
   TensorFile file;
 };
 // path: a .safetensors file, or a run folder (its best.safetensors, else last.safetensors).
-LoadedRun load_run(const std::string& path);
+// seq > 0 evaluates a text run with windows of seq tokens (longer than it trained on).
+// with_task false skips building the task (sample needs only the model and vocabulary).
+LoadedRun load_run(const std::string& path, int64_t seq = 0, bool with_task = true);
 
-void print_metrics(std::ostream& out, const std::string& task, const std::vector<EvalMetrics>& m, bool json, int64_t step);
+void print_metrics(std::ostream& out, const Task& task, const std::vector<EvalMetrics>& m, bool json, int64_t step);
 
 }  // namespace mc

@@ -1,0 +1,106 @@
+// text_task.cpp — language modelling on a text file (--task text).
+//
+// Training examples are windows of context + 1 tokens at uniformly random offsets of
+// the training text. The held-out text ("valid") is read whole, in windows of
+// context + 1 tokens whose starts are context/2 apart; each window scores only the
+// tokens the previous window did not (its second half), the first window scores all.
+// So every held-out token after the first is predicted exactly once, each (but those
+// of the first half-window) with between context/2 and context tokens before it.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "train/tasks.h"
+#include "train/tokenizer.h"
+
+namespace mc {
+
+namespace {
+
+std::string read_text(const std::string& path, const char* what) {
+  namespace fs = std::filesystem;
+  if (path.empty()) throw std::invalid_argument(std::string("the text task needs ") + what + " FILE");
+  if (fs::is_directory(path)) throw std::runtime_error(path + ": is a folder, expected a text file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot be read (missing or no permission)");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw std::runtime_error(path + ": read failed");
+  std::string text = ss.str();
+  if (text.empty()) throw std::runtime_error(path + ": is empty");
+  return text;
+}
+
+class TextTask : public Task {
+ public:
+  explicit TextTask(const TaskOptions& o) : opt_(o) {
+    name_ = "text";
+    if (o.context < 1) throw std::invalid_argument("text: the context must be at least 1 token");
+    std::string train = read_text(o.data, "--data");
+    std::string held;
+    if (!o.val.empty()) {
+      held = read_text(o.val, "--val");
+    } else {
+      // the last 10% of the file, cut at a character (char) or white-space (word) boundary
+      size_t cut = train.size() - train.size() / 10;
+      while (cut < train.size() && (static_cast<unsigned char>(train[cut]) & 0xc0) == 0x80) ++cut;
+      if (o.tokenizer == "word")
+        while (cut < train.size() && !std::isspace(static_cast<unsigned char>(train[cut]))) ++cut;
+      held = train.substr(cut);
+      train.resize(cut);
+      if (held.empty()) throw std::runtime_error(o.data + ": too short to hold out its last 10% (pass --val FILE)");
+    }
+    tok_ = o.vocab.empty() ? Tokenizer::train(o.tokenizer, train, o.vocab_size, o.min_count)
+                           : Tokenizer::from_tokens(o.tokenizer, o.vocab);
+    vocab_ = tok_.tokens();
+    train_ids_ = tok_.encode(train);
+    held_ids_ = tok_.encode(held);
+    if (int64_t(train_ids_.size()) < o.context + 1)
+      throw std::runtime_error((o.val.empty() ? o.data + " (its first 90%)" : o.data) + ": " +
+                               std::to_string(train_ids_.size()) + " tokens, fewer than one context window (" +
+                               std::to_string(o.context + 1) + "; lower --seq or use a longer file)");
+    if (held_ids_.size() < 2)
+      throw std::runtime_error((o.val.empty() ? o.data + " (its last 10%)" : o.val) + ": fewer than 2 tokens to evaluate on");
+  }
+  int64_t context() const override { return opt_.context; }
+  bool is_text() const override { return true; }
+  std::string unit() const override { return tok_.kind() == "word" ? "" : tok_.unit(); }
+  const Tokenizer& tokenizer() const { return tok_; }
+  Example sample(Generator& g) const override {
+    const int64_t n = opt_.context + 1;
+    const int64_t at = int64_t(g.below(uint64_t(int64_t(train_ids_.size()) - n + 1)));
+    Example e;
+    e.tokens.assign(train_ids_.begin() + at, train_ids_.begin() + at + n);
+    e.scored.assign(size_t(n - 1), 1);
+    return e;
+  }
+  std::vector<std::string> splits() const override { return {"valid"}; }
+  std::vector<Example> eval_set(const std::string& split) const override {
+    if (split != "valid") throw std::invalid_argument("text has one split, 'valid' (the held-out text), not '" + split + "'");
+    const int64_t n = int64_t(held_ids_.size()), L = opt_.context, stride = std::max<int64_t>(1, L / 2);
+    std::vector<Example> out;
+    int64_t scored_to = 0;  // held-out tokens [1, scored_to] already predicted
+    for (int64_t start = 0; scored_to < n - 1; start += stride) {
+      const int64_t end = std::min(n, start + L + 1);
+      Example e;
+      e.tokens.assign(held_ids_.begin() + start, held_ids_.begin() + end);
+      e.scored.assign(e.tokens.size() - 1, 0);
+      for (int64_t t = start; t < end - 1; ++t)
+        if (t + 1 > scored_to) e.scored[size_t(t - start)] = 1;  // predicts token t+1
+      scored_to = end - 1;
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+ private:
+  TaskOptions opt_;
+  Tokenizer tok_;
+  std::vector<int64_t> train_ids_, held_ids_;
+};
+
+}  // namespace
+
+std::unique_ptr<Task> make_text_task(const TaskOptions& opt) { return std::make_unique<TextTask>(opt); }
+
+}  // namespace mc

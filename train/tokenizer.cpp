@@ -1,0 +1,138 @@
+#include "train/tokenizer.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace mc {
+
+namespace {
+constexpr const char* kUnk = "<unk>";
+constexpr const char* kEol = "<eol>";
+
+// The length of the UTF-8 sequence starting at s[i], or 1 for an invalid byte.
+size_t utf8_length(std::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 1;
+  for (size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return 1;
+  if (n == 2 && c < 0xc2) return 1;  // overlong
+  return n;
+}
+
+// Words, with each newline as its own token.
+template <class F>
+void for_each_word(std::string_view text, F&& f) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '\n') {
+      f(std::string_view(kEol));
+      ++i;
+    } else if (c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f') {
+      ++i;
+    } else {
+      size_t j = i;
+      while (j < text.size() && std::string_view(" \t\r\v\f\n").find(text[j]) == std::string_view::npos) ++j;
+      f(text.substr(i, j - i));
+      i = j;
+    }
+  }
+}
+}  // namespace
+
+std::vector<std::string_view> utf8_chars(std::string_view text) {
+  std::vector<std::string_view> out;
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = utf8_length(text, i);
+    out.push_back(text.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+Tokenizer Tokenizer::from_tokens(const std::string& kind, const std::vector<std::string>& tokens) {
+  if (kind != "byte" && kind != "char" && kind != "word")
+    throw std::invalid_argument("unknown tokenizer '" + kind + "' (byte, char, word)");
+  Tokenizer t;
+  t.kind_ = kind;
+  t.tokens_ = tokens;
+  if (kind == "byte" && tokens.size() != 256) throw std::invalid_argument("a byte tokenizer has 256 tokens, got " + std::to_string(tokens.size()));
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (!t.index_.emplace(tokens[i], int64_t(i)).second && kind != "byte")
+      throw std::invalid_argument("the tokenizer lists '" + tokens[i] + "' twice");
+  if (kind != "byte") {
+    auto it = t.index_.find(kUnk);
+    if (it == t.index_.end()) throw std::invalid_argument("a " + kind + " tokenizer needs an <unk> token");
+    t.unk_ = it->second;
+  }
+  return t;
+}
+
+Tokenizer Tokenizer::train(const std::string& kind, std::string_view text, int64_t max_vocab, int64_t min_count) {
+  std::vector<std::string> tokens;
+  if (kind == "byte") {
+    for (int b = 0; b < 256; ++b) tokens.push_back(std::string(1, char(b)));
+  } else if (kind == "char") {
+    std::vector<std::string> chars;
+    for (std::string_view c : utf8_chars(text)) chars.emplace_back(c);
+    std::sort(chars.begin(), chars.end());
+    chars.erase(std::unique(chars.begin(), chars.end()), chars.end());
+    tokens.push_back(kUnk);
+    tokens.insert(tokens.end(), chars.begin(), chars.end());
+  } else if (kind == "word") {
+    std::unordered_map<std::string, int64_t> count;
+    for_each_word(text, [&](std::string_view w) { ++count[std::string(w)]; });
+    std::vector<std::pair<std::string, int64_t>> byfreq(count.begin(), count.end());
+    std::sort(byfreq.begin(), byfreq.end(), [](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second : a.first < b.first;  // frequent first, then by text
+    });
+    tokens.push_back(kUnk);
+    for (const auto& [w, n] : byfreq) {
+      if (n < min_count || w == kUnk) continue;
+      if (max_vocab > 0 && int64_t(tokens.size()) >= max_vocab) break;
+      tokens.push_back(w);
+    }
+  } else {
+    throw std::invalid_argument("unknown tokenizer '" + kind + "' (byte, char, word)");
+  }
+  return from_tokens(kind, tokens);
+}
+
+std::vector<int64_t> Tokenizer::encode(std::string_view text) const {
+  std::vector<int64_t> ids;
+  if (kind_ == "byte") {
+    for (char c : text) ids.push_back(static_cast<unsigned char>(c));
+  } else if (kind_ == "char") {
+    for (std::string_view c : utf8_chars(text)) {
+      auto it = index_.find(c);
+      ids.push_back(it == index_.end() ? unk_ : it->second);
+    }
+  } else {
+    for_each_word(text, [&](std::string_view w) {
+      auto it = index_.find(w);
+      ids.push_back(it == index_.end() ? unk_ : it->second);
+    });
+  }
+  return ids;
+}
+
+std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
+  std::string out;
+  for (int64_t id : ids) {
+    if (id < 0 || id >= size()) throw std::out_of_range("decode: token id " + std::to_string(id) + " is not in the vocabulary");
+    const std::string& t = tokens_[size_t(id)];
+    if (kind_ != "word") {
+      out += t;
+    } else if (t == kEol) {
+      out += '\n';
+    } else {
+      if (!out.empty() && out.back() != '\n') out += ' ';
+      out += t;
+    }
+  }
+  return out;
+}
+
+}  // namespace mc
