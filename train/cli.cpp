@@ -23,6 +23,7 @@ const char* kUsage =
     "  train       train a transformer on flipflop, selcopy or counting\n"
     "  eval        evaluate a checkpoint on its task's splits\n"
     "  sample      generate text from a text run's checkpoint\n"
+    "  bench       time training steps (forward, backward, AdamW)\n"
     "  gradcheck   check every differentiable op against finite differences (f64)\n"
     "  help        show this help\n"
     "\n"
@@ -38,6 +39,7 @@ const Command kCommands[] = {
     {"train", cmd_train},
     {"eval", cmd_eval},
     {"sample", cmd_sample},
+    {"bench", cmd_bench},
     {"gradcheck", cmd_gradcheck},
 };
 
