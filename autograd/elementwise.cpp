@@ -70,15 +70,22 @@ Var relu(const Var& x) {
 }
 
 Var gelu_tanh(const Var& x) {
-  // forward: u = c (x + a x^3),  y = x/2 (1 + tanh u),  c = sqrt(2/pi), a = 0.044715
-  return record("gelu_tanh", gelu_tanh(x.value()), {x}, [x](const Tensor& gy) {
-    // so: dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) c (1 + 3 a x^2)
-    accumulate(x, map_binary(gy, x.value(), [](auto g, auto v) {
+  // forward: u = c (x + a x^3),  t = tanh u,  y = x/2 (1 + t),  c = sqrt(2/pi), a = 0.044715
+  // t is kept for the backward pass: tanh is most of GELU's cost, and computing it once
+  // gives the same bits as computing it twice.
+  Tensor t = map_unary(x.value(), [](auto v) {
+    using T = decltype(v);
+    const T c = static_cast<T>(0.7978845608028654), a = static_cast<T>(0.044715);
+    return std::tanh(c * (v + a * v * v * v));
+  }, "gelu_tanh");
+  Tensor y = map_binary(x.value(), t, [](auto v, auto th) { return decltype(v)(0.5) * v * (1 + th); }, "gelu_tanh");
+  return record("gelu_tanh", y, {x}, [x, t](const Tensor& gy) {
+    // so: dy/dx = (1 + t)/2 + x/2 (1 - t^2) c (1 + 3 a x^2)
+    accumulate(x, map_ternary(gy, x.value(), t, [](auto g, auto v, auto th) {
       using T = decltype(v);
       const T c = static_cast<T>(0.7978845608028654), a = static_cast<T>(0.044715);
-      const T t = std::tanh(c * (v + a * v * v * v));
-      return g * (T(0.5) * (1 + t) + T(0.5) * v * (1 - t * t) * c * (1 + 3 * a * v * v));
-    }));
+      return g * (T(0.5) * (1 + th) + T(0.5) * v * (1 - th * th) * c * (1 + 3 * a * v * v));
+    }, "gelu_tanh_backward"));
   });
 }
 

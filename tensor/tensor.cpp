@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 #include "tensor/random.h"
 
@@ -34,11 +36,59 @@ int64_t normalize_axis(int64_t axis, int64_t rank, const char* op) {
 }
 
 // Storage is 64-byte aligned (a cache line, and what AVX-512 loads like best).
+//
+// Freed blocks of 16 KiB and more are kept, by exact size, for the next tensor of that
+// size. A training step allocates the same shapes every step, so after the first step
+// its buffers come from here: without it, every large buffer was fresh memory from the
+// kernel, zeroed page by page on first touch (about 7% of a step in the profile of
+// docs/benchmarks.md). Contents are never relied on: a new tensor is uninitialised.
+namespace {
+class BlockCache {
+ public:
+  static BlockCache& instance() {
+    static BlockCache* cache = new BlockCache();  // never destroyed: tensors may outlive statics
+    return *cache;
+  }
+  void* take(size_t bytes) {
+    if (bytes >= kMinCached) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = free_.find(bytes);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        cached_ -= bytes;
+        return p;
+      }
+    }
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) throw std::bad_alloc();
+    return p;
+  }
+  void give(void* p, size_t bytes) {
+    if (bytes >= kMinCached) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cached_ + bytes <= kMaxCached) {
+        free_[bytes].push_back(p);
+        cached_ += bytes;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+ private:
+  static constexpr size_t kMinCached = size_t(16) << 10;
+  static constexpr size_t kMaxCached = size_t(2) << 30;  // beyond this, freed blocks go back to the system
+  std::mutex mu_;
+  std::unordered_map<size_t, std::vector<void*>> free_;
+  size_t cached_ = 0;
+};
+}  // namespace
+
 static std::shared_ptr<void> allocate(size_t bytes) {
-  const size_t rounded = ((bytes + 63) / 64) * 64;
-  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  if (!p) throw std::bad_alloc();
-  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  const size_t rounded = std::max<size_t>(64, ((bytes + 63) / 64) * 64);
+  void* p = BlockCache::instance().take(rounded);
+  return std::shared_ptr<void>(p, [rounded](void* q) { BlockCache::instance().give(q, rounded); });
 }
 
 Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtype) {
