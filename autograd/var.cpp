@@ -53,6 +53,12 @@ Tensor& Var::grad_buffer() {
   return impl_->grad;
 }
 
+Tensor& Var::grad_buffer(bool* fresh) {
+  *fresh = !impl_->grad.defined();
+  if (*fresh) impl_->grad = Tensor(shape(), dtype());
+  return impl_->grad;
+}
+
 Var record(const char* op, Tensor value, std::vector<Var> inputs, std::function<void(const Tensor&)> backward) {
   bool needs = false;
   if (grad_enabled())
@@ -71,6 +77,10 @@ Var record(const char* op, Tensor value, std::vector<Var> inputs, std::function<
 
 void accumulate(const Var& v, const Tensor& g) {
   if (!v.requires_grad()) return;
+  if (!v.grad().defined() && g.shape() == v.shape()) {  // the first gradient: a copy, not zeros + g
+    const_cast<Var&>(v).grad() = g.clone();
+    return;
+  }
   Tensor& buf = const_cast<Var&>(v).grad_buffer();
   if (g.shape() == buf.shape()) {
     add_(buf, g);

@@ -59,6 +59,10 @@ class Var {
   Tensor& grad() { return impl_->grad; }
   // The gradient buffer, created as zeros on first use: backward functions add into it.
   Tensor& grad_buffer();
+  // The gradient buffer for a backward function that will overwrite it when it is new:
+  // *fresh says whether it was just created (uninitialised) or already holds a gradient
+  // to add to. Saves zeroing a buffer only to add a product to it.
+  Tensor& grad_buffer(bool* fresh);
   void zero_grad() { impl_->grad = Tensor(); }
   Var& retain_grad() { impl_->retains_grad = true; return *this; }
 
