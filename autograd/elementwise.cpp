@@ -6,6 +6,7 @@
 #include <numbers>
 
 #include "autograd/ops.h"
+#include "tensor/fast_math.h"
 
 namespace mc {
 
@@ -71,14 +72,25 @@ Var relu(const Var& x) {
 
 Var gelu_tanh(const Var& x) {
   // forward: u = c (x + a x^3),  t = tanh u,  y = x/2 (1 + t),  c = sqrt(2/pi), a = 0.044715
-  // t is kept for the backward pass: tanh is most of GELU's cost, and computing it once
-  // gives the same bits as computing it twice.
-  Tensor t = map_unary(x.value(), [](auto v) {
-    using T = decltype(v);
+  // One pass writes y and t; t is kept for the backward pass (tanh is most of GELU's
+  // cost). In f32 tanh is fast_tanhf (tensor/fast_math.h), vectorised; f64 uses std::tanh.
+  Tensor y(x.shape(), x.dtype()), t(x.shape(), x.dtype());
+  dispatch_float(x.dtype(), "gelu_tanh", [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.value().data<T>();
+    T *yp = y.data<T>(), *tp = t.data<T>();
     const T c = static_cast<T>(0.7978845608028654), a = static_cast<T>(0.044715);
-    return std::tanh(c * (v + a * v * v * v));
-  }, "gelu_tanh");
-  Tensor y = map_binary(x.value(), t, [](auto v, auto th) { return decltype(v)(0.5) * v * (1 + th); }, "gelu_tanh");
+    parallel_for(x.numel(), grain_for(16), 16, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const T v = xp[i], u = c * (v + a * v * v * v);
+        T th;
+        if constexpr (std::is_same_v<T, float>) th = fast_tanhf(u);
+        else th = std::tanh(u);
+        tp[i] = th;
+        yp[i] = T(0.5) * v * (1 + th);
+      }
+    });
+  });
   return record("gelu_tanh", y, {x}, [x, t](const Tensor& gy) {
     // so: dy/dx = (1 + t)/2 + x/2 (1 - t^2) c (1 + 3 a x^2)
     accumulate(x, map_ternary(gy, x.value(), t, [](auto g, auto v, auto th) {

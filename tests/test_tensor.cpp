@@ -295,3 +295,24 @@ TEST_CASE("transpose, cumsum, clamp, floor and ceil") {
   CHECK_THROWS_AS(clamp(Tensor::ones({1}), 1, 0), ShapeError);
   CHECK_THROWS_AS(floor_index(Tensor::from({NAN}, {1})), ShapeError);
 }
+
+#include "tensor/fast_math.h"
+
+TEST_CASE("fast_expf and fast_tanhf: accuracy over the float range, NaN and infinities") {
+  double worst_exp = 0, worst_tanh = 0;
+  for (double x = -90; x < 90; x += 1e-3) {
+    const float f = static_cast<float>(x);
+    if (f > -87 && f < 88) {
+      const double e = std::exp(double(f));
+      worst_exp = std::max(worst_exp, std::fabs(double(fast_expf(f)) - e) / e);
+    }
+    worst_tanh = std::max(worst_tanh, std::fabs(double(fast_tanhf(f)) - std::tanh(double(f))));
+  }
+  CHECK(worst_exp < 2.5e-7);   // about 2 ulp
+  CHECK(worst_tanh < 2e-7);
+  CHECK(std::isnan(fast_tanhf(NAN)));
+  CHECK(std::isnan(fast_expf(NAN)));
+  CHECK(fast_tanhf(INFINITY) == 1.0f);
+  CHECK(fast_tanhf(-INFINITY) == -1.0f);
+  CHECK(fast_tanhf(0.0f) == 0.0f);
+}

@@ -132,6 +132,20 @@ TEST_CASE("resume is exact: N steps, stop, resume to N+M equals N+M straight") {
                       load_safetensors((grown / "last.safetensors").string()).at("blocks.0.attn.cope_e")));
 }
 
+TEST_CASE("a fixed-seed run gives the same checkpoint on 1 and 2 threads") {
+  std::vector<std::string> files;
+  for (const char* threads : {"1", "2"}) {
+    const fs::path d = fresh_dir(std::string("threads") + threads);
+    // context 80: the attention kernel's query blocks of 64 split; dropout on
+    const std::vector<std::string> args = {"train", "--out", d.string(), "--length", "16", "--seq", "80", "--layers", "2",
+                                           "--dim", "32", "--heads", "2", "--batch", "4", "--eval-size", "20", "--steps", "6",
+                                           "--eval-every", "3", "--dropout", "0.1", "--threads", threads};
+    REQUIRE(cli(args).code == 0);
+    files.push_back(bytes_of(d / "last.safetensors"));
+  }
+  CHECK(files[0] == files[1]);
+}
+
 TEST_CASE("a tiny model learns flip-flop within seconds") {
   const fs::path d = fresh_dir("learns");
   RunConfig cfg;
