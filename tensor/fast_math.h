@@ -16,7 +16,9 @@ inline float fast_expf(float in) {
   const bool nan = in != in;
   // clamped so that 2^n stays a normal float (and the int conversion below is defined)
   const float x = nan ? 0.0f : in < -87.0f ? -87.0f : in > 88.0f ? 88.0f : in;
-  const float n = __builtin_roundevenf(x * 1.44269504088896341f);  // x / ln 2
+  // n = round(x / ln 2): adding and subtracting 1.5 * 2^23 rounds to the nearest integer
+  // (ties to even) in plain float arithmetic, which vectorises where a call would not
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   // r = x - n ln2, with ln2 split in two so the product is exact enough
   const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
   // e^r = sum r^k / k!, k = 0..7, by Horner's rule
