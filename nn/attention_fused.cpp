@@ -12,6 +12,7 @@
 
 #include "nn/attention.h"
 #include "tensor/blas.h"
+#include "tensor/fast_math.h"
 
 namespace mc {
 
@@ -25,11 +26,23 @@ void causal_blocks(int64_t L, F&& f) {
   for (int64_t i0 = 0; i0 < L; i0 += kBlock) f(i0, std::min(L, i0 + kBlock));
 }
 
+// exp: in f32 the vectorisable fast_expf (tensor/fast_math.h); in f64, as gradient
+// checks need, libm's.
+template <class T>
+T exp_of(T x) {
+  if constexpr (std::is_same_v<T, float>) return fast_expf(x);
+  else return std::exp(x);
+}
+
 template <class T>
 T stable_sigmoid(T x) {
-  if (x >= 0) return T(1) / (T(1) + std::exp(-x));
-  const T e = std::exp(x);
-  return e / (T(1) + e);
+  if constexpr (std::is_same_v<T, float>) {
+    return T(1) / (T(1) + fast_expf(-x));  // fast_expf saturates instead of overflowing
+  } else {
+    if (x >= 0) return T(1) / (T(1) + std::exp(-x));
+    const T e = std::exp(x);
+    return e / (T(1) + e);
+  }
 }
 
 // Everything the forward pass leaves for the backward pass.
@@ -147,7 +160,8 @@ struct Kernel {
       T m = row[0];
       for (int64_t j = 1; j <= i; ++j) m = std::max(m, row[j]);
       T sum = 0;
-      for (int64_t j = 0; j <= i; ++j) sum += (row[j] = std::exp(row[j] - m));
+      for (int64_t j = 0; j <= i; ++j) row[j] = exp_of(row[j] - m);
+      for (int64_t j = 0; j <= i; ++j) sum += row[j];
       for (int64_t j = 0; j <= i; ++j) row[j] /= sum;
       for (int64_t j = i + 1; j < L; ++j) row[j] = 0;
     }
