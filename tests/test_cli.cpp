@@ -4,17 +4,14 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tests/cli_util.h"
 #include "train/cli.h"
 
 using namespace mc;
 
 namespace {
-struct Run { int code; std::string out, err; };
-Run run(std::vector<std::string> args) {
-  std::ostringstream out, err;
-  const int code = run_cli(args, out, err);
-  return {code, out.str(), err.str()};
-}
+using Run = CliRun;
+Run run(const std::vector<std::string>& args) { return cli(args); }
 int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 }  // namespace
 

@@ -7,6 +7,7 @@
 
 #include "nn/checks.h"
 #include "nn/transformer.h"
+#include "tests/cli_util.h"
 #include "train/cli.h"
 #include "train/tasks.h"
 #include "train/tokenizer.h"
@@ -15,12 +16,7 @@ using namespace mc;
 namespace fs = std::filesystem;
 
 namespace {
-struct Run { int code; std::string out, err; };
-Run cli(std::vector<std::string> args) {
-  std::ostringstream out, err;
-  const int code = run_cli(args, out, err);
-  return {code, out.str(), err.str()};
-}
+using Run = CliRun;
 fs::path temp(const std::string& name) { return fs::temp_directory_path() / ("minicope_text_" + name); }
 const fs::path kShakespeare = fs::path(MINICOPE_SOURCE_DIR) / ".." / "shared" / "data" / "tinyshakespeare.txt";
 }  // namespace

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/cli_util.h"
 #include "train/cli.h"
 #include "train/trainer.h"
 
@@ -15,12 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run { int code; std::string out, err; };
-Run cli(std::vector<std::string> args) {
-  std::ostringstream out, err;
-  const int code = run_cli(args, out, err);
-  return {code, out.str(), err.str()};
-}
+using Run = CliRun;
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path d = fs::temp_directory_path() / ("minicope_test_" + name);
@@ -41,9 +37,6 @@ std::vector<std::string> tiny(const fs::path& out, std::vector<std::string> extr
   return a;
 }
 
-bool one_error_line(const Run& r) {
-  return r.err.rfind("minicope: error: ", 0) == 0 && std::count(r.err.begin(), r.err.end(), '\n') == 1;
-}
 
 }  // namespace
 

@@ -50,7 +50,6 @@ int cmd_sample(const std::vector<std::string>& args, std::ostream& out, std::ost
     return 0;
   }
   const auto& r = *p.result;
-  if (!r.count("ckpt")) throw UsageError("--ckpt DIR is required");
   const int64_t n_tokens = r.count("tokens") ? flag_int(r, "tokens", 0, 1 << 24) : 200;
   const int64_t top_k = r.count("top-k") ? flag_int(r, "top-k", 0, 1 << 24) : 0;
   const int64_t seed = r.count("seed") ? flag_int(r, "seed", 0, INT64_MAX) : 1;
@@ -66,15 +65,16 @@ int cmd_sample(const std::vector<std::string>& args, std::ostream& out, std::ost
     if (used == 0 || used != t.size() || !(temperature >= 0 && temperature <= 100))
       throw UsageError("--temperature must be a number in [0, 100], got '" + t + "'");
   }
+  const std::string ckpt = r.count("ckpt") ? r["ckpt"].as<std::string>() : "";
   LoadedRun run = [&] {
     try {
-      return load_run(r["ckpt"].as<std::string>(), 0, /*with_task=*/false);
+      return load_run_flag(r.count("ckpt") ? &ckpt : nullptr, 0, /*with_task=*/false);
     } catch (const std::invalid_argument& e) {
-      throw std::runtime_error(e.what());
+      throw UsageError(e.what());
     }
   }();
   if (run.cfg.task.name != "text")
-    throw UsageError("sample needs a text run; " + r["ckpt"].as<std::string>() + " is a " + run.cfg.task.name + " run (use eval)");
+    throw UsageError("sample needs a text run; " + ckpt + " is a " + run.cfg.task.name + " run (use eval)");
   const Tokenizer tok = Tokenizer::from_tokens(run.cfg.task.tokenizer, run.cfg.task.vocab);
   const int64_t seq = run.cfg.model.seq;
   int64_t window = r.count("context") ? flag_int(r, "context", 2, 1 << 20) : seq;

@@ -116,15 +116,13 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
     return 0;
   }
   const auto& r = *p.result;
-  if (!r.count("ckpt")) throw UsageError("--ckpt DIR is required");
   const int64_t batch = r.count("batch") ? flag_int(r, "batch", 1, 1 << 20) : 64;
+  const std::string ckpt = r.count("ckpt") ? r["ckpt"].as<std::string>() : "";
   LoadedRun run = [&] {
     try {
-      return load_run(r["ckpt"].as<std::string>(), r.count("seq") ? flag_int(r, "seq", 1, 1 << 24) : 0);
+      return load_run_flag(r.count("ckpt") ? &ckpt : nullptr, r.count("seq") ? flag_int(r, "seq", 1, 1 << 24) : 0, true);
     } catch (const std::invalid_argument& e) {
-      const std::string msg = e.what();
-      if (msg.rfind("--seq", 0) == 0) throw UsageError(msg);
-      throw std::runtime_error(msg);
+      throw UsageError(e.what());
     }
   }();
   std::vector<std::string> splits = run.task->splits();

@@ -448,6 +448,17 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
   return best_metrics;
 }
 
+LoadedRun load_run_flag(const std::string* ckpt, int64_t seq, bool with_task) {
+  if (!ckpt) throw std::invalid_argument("--ckpt DIR is required");
+  try {
+    return load_run(*ckpt, seq, with_task);
+  } catch (const std::invalid_argument& e) {
+    const std::string msg = e.what();
+    if (msg.rfind("--seq", 0) == 0) throw;
+    throw std::runtime_error(msg);  // a missing or unusable checkpoint is not a usage error
+  }
+}
+
 LoadedRun load_run(const std::string& path, int64_t seq, bool with_task) {
   std::string file = path;
   if (fs::is_directory(path)) {
