@@ -20,7 +20,12 @@ void add_setting_flags(cxxopts::Options& options) {
       if (s.group != group) continue;
       auto value = cxxopts::value<std::string>();
       if (s.kind == "bool") value->implicit_value("true");
-      options.add_options(group)(s.name, s.help, value);
+      const nlohmann::json d = s.get(RunConfig());
+      std::string help = s.help;
+      if (!d.is_null() && !(d.is_string() && d.get<std::string>().empty()) && !(s.name == "seq" && d == 0) &&
+          !(s.name == "log-every" && d == 0))
+        help += " [default: " + (d.is_string() ? d.get<std::string>() : d.dump()) + "]";
+      options.add_options(group)(s.name, help, value);
     }
 }
 
