@@ -8,7 +8,7 @@
 namespace mc {
 
 RunConfig::RunConfig() {
-  // The defaults train CoPE on Flip-Flop in a few minutes on 2 cores (docs/tasks.md).
+  // The defaults train CoPE on Flip-Flop in about 70 s on 2 cores (docs/tasks.md).
   model.layers = 2;
   model.dim = 64;
   model.heads = 4;

@@ -19,7 +19,7 @@ struct RunConfig {
   TaskOptions task;
   ModelConfig model;  // vocab comes from the task; seq too unless set
   OptimConfig optim;
-  int64_t steps = 1500;
+  int64_t steps = 3000;
   int64_t batch = 32;
   int64_t eval_every = 250;
   int64_t log_every = 0;  // 0: about 20 lines per run

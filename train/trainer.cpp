@@ -92,12 +92,7 @@ double meta_real(const TensorFile& f, const std::string& key, const std::string&
 }
 
 TensorFile open_checkpoint(const std::string& path) {
-  TensorFile f;
-  try {
-    f = load_safetensors(path);
-  } catch (const CheckpointError&) {
-    throw;
-  }
+  TensorFile f = load_safetensors(path);
   auto fmt = f.metadata.find("format");
   if (fmt == f.metadata.end() || fmt->second != kFormat)
     throw CheckpointError(path + ": not a minicope run checkpoint (no format '" + kFormat + "' in its metadata)");
