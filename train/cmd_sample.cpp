@@ -66,13 +66,7 @@ int cmd_sample(const std::vector<std::string>& args, std::ostream& out, std::ost
       throw UsageError("--temperature must be a number in [0, 100], got '" + t + "'");
   }
   const std::string ckpt = r.count("ckpt") ? r["ckpt"].as<std::string>() : "";
-  LoadedRun run = [&] {
-    try {
-      return load_run_flag(r.count("ckpt") ? &ckpt : nullptr, 0, /*with_task=*/false);
-    } catch (const std::invalid_argument& e) {
-      throw UsageError(e.what());
-    }
-  }();
+  LoadedRun run = load_run_flag(r.count("ckpt") ? &ckpt : nullptr, 0, /*with_task=*/false);
   if (run.cfg.task.name != "text")
     throw UsageError("sample needs a text run; " + ckpt + " is a " + run.cfg.task.name + " run (use eval)");
   const Tokenizer tok = Tokenizer::from_tokens(run.cfg.task.tokenizer, run.cfg.task.vocab);

@@ -123,13 +123,7 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
   const auto& r = *p.result;
   const int64_t batch = r.count("batch") ? flag_int(r, "batch", 1, 1 << 20) : 64;
   const std::string ckpt = r.count("ckpt") ? r["ckpt"].as<std::string>() : "";
-  LoadedRun run = [&] {
-    try {
-      return load_run_flag(r.count("ckpt") ? &ckpt : nullptr, r.count("seq") ? flag_int(r, "seq", 1, 1 << 24) : 0, true);
-    } catch (const std::invalid_argument& e) {
-      throw UsageError(e.what());
-    }
-  }();
+  LoadedRun run = load_run_flag(r.count("ckpt") ? &ckpt : nullptr, r.count("seq") ? flag_int(r, "seq", 1, 1 << 24) : 0, true);
   std::vector<std::string> splits = run.task->splits();
   if (r.count("split")) {
     const std::string want = r["split"].as<std::string>();

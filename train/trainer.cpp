@@ -1,6 +1,8 @@
 // trainer.cpp — the training loop, evaluation, checkpoints of a run.
 #include "train/trainer.h"
 
+#include "train/cli.h"
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -444,12 +446,12 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
 }
 
 LoadedRun load_run_flag(const std::string* ckpt, int64_t seq, bool with_task) {
-  if (!ckpt) throw std::invalid_argument("--ckpt DIR is required");
+  if (!ckpt) throw UsageError("--ckpt DIR is required");
   try {
     return load_run(*ckpt, seq, with_task);
   } catch (const std::invalid_argument& e) {
     const std::string msg = e.what();
-    if (msg.rfind("--seq", 0) == 0) throw;
+    if (msg.rfind("--seq", 0) == 0) throw UsageError(msg);
     throw std::runtime_error(msg);  // a missing or unusable checkpoint is not a usage error
   }
 }

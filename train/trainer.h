@@ -56,7 +56,8 @@ struct LoadedRun {
 // with_task false skips building the task (sample needs only the model and vocabulary).
 LoadedRun load_run(const std::string& path, int64_t seq = 0, bool with_task = true);
 
-// The run named by --ckpt: a usage error when the flag is missing or --seq does not fit,
+// The run named by --ckpt (null: the flag is missing): UsageError when the flag is missing
+// or --seq does not fit,
 // a plain error (exit 1) for a file that is missing or damaged.
 LoadedRun load_run_flag(const std::string* ckpt, int64_t seq, bool with_task);
 
