@@ -25,6 +25,8 @@ const char* kUsage =
     "  sample      generate text from a text run's checkpoint\n"
     "  bench       time training steps (forward, backward, AdamW)\n"
     "  gradcheck   check every differentiable op against finite differences (f64)\n"
+    "  plot        draw training curves, attention and CoPE position maps as SVG\n"
+    "  report      the results tables of a folder of runs (scripts/reproduce.sh)\n"
     "  help        show this help\n"
     "\n"
     "Every command answers --help. From the repository, ./minicope builds first and\n"
@@ -41,6 +43,8 @@ const Command kCommands[] = {
     {"sample", cmd_sample},
     {"bench", cmd_bench},
     {"gradcheck", cmd_gradcheck},
+    {"plot", cmd_plot},
+    {"report", cmd_report},
 };
 
 }  // namespace

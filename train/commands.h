@@ -28,6 +28,8 @@ int cmd_gradcheck(const std::vector<std::string>& args, std::ostream& out, std::
 int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmd_sample(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmd_plot(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmd_report(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmd_bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace mc

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# reproduce.sh — the CoPE paper's experiments at a CPU scale (docs/results.md).
+#
+#   scripts/reproduce.sh [--quick] [--out DIR] [--jobs N] [--only GROUPS]
+#
+#   --quick   the synthetic tasks only, one seed: Flip-Flop, Selective Copy and Counting
+#             (3 and 5 variables) for the encodings of the paper's Tables 2 and 3.
+#             About 13 minutes on 2 cores.
+#   (full)    the same tasks with 3 seeds each, plus Tiny Shakespeare and the Linux
+#             kernel source (Table 4) with abs, rel, rope, cope, cope+rel, cope+rope,
+#             each evaluated at 1x, 2x and 4x its training context (Figure 3).
+#   --out     where the runs go (default runs/reproduce or runs/reproduce-quick)
+#   --jobs    runs at a time, one thread each (default: the number of cores); small
+#             models train faster as parallel single-thread runs than one at a time
+#   --only    a comma-separated subset of: flipflop, selcopy, counting, text
+#
+# A finished run (its folder has result.jsonl) is kept and skipped, so the script can be
+# stopped and started again. At the end it writes DIR/results.md (minicope report),
+# DIR/times.tsv (seconds per run) and pictures (DIR/*.svg). Every run is an ordinary
+# `minicope train` command, printed in DIR/commands.txt.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+quick=0 out="" jobs="" only="flipflop,selcopy,counting,text"
+die() { echo "reproduce.sh: error: $*" >&2; exit 2; }
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --out) [[ $# -ge 2 && -n "$2" ]] || die "--out needs a folder"; out="$2"; shift ;;
+    --jobs) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || die "--jobs needs a whole number >= 1"; jobs="$2"; shift ;;
+    --only) [[ $# -ge 2 && -n "$2" ]] || die "--only needs a list of groups"; only="$2"; shift ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+  shift
+done
+for g in ${only//,/ }; do
+  [[ "$g" =~ ^(flipflop|selcopy|counting|text)$ ]] || die "--only: unknown group '$g' (flipflop, selcopy, counting, text)"
+done
+wants() { [[ ",$only," == *",$1,"* ]]; }
+[[ -n "$out" ]] || out="$here/runs/reproduce$([[ $quick == 1 ]] && echo -quick)"
+[[ -n "$jobs" ]] || jobs="$(nproc)"
+if [[ -e "$out" && ! -d "$out" ]]; then die "--out $out exists and is not a folder"; fi
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+
+"$here/minicope" help > /dev/null  # installs what is missing and builds
+bin="$here/build/minicope"
+data="$here/../shared/data"
+
+# ---- the experiments: one line per run, "NAME ARGS..." --------------------------------
+seeds="1 2 3"
+[[ $quick == 1 ]] && seeds="1"
+plan="$out/plan.txt"
+: > "$plan"
+add() { echo "$*" >> "$plan"; }
+
+# Longest runs first, so that the last ones to finish are short.
+# Text (Table 4, Figure 3): the nanoGPT CPU configuration of configs/ (context 64 for
+# both corpora, to fit the time), one seed per corpus.
+if wants text && [[ $quick == 0 ]]; then
+  if [[ -f "$data/tinyshakespeare.txt" && -f "$data/linux_kernel.txt" ]]; then
+    for pe in abs rel rope cope cope+rel cope+rope; do
+      add "shakespeare-$pe --config $here/configs/shakespeare-char-$pe.json --data $data/tinyshakespeare.txt"
+      add "linux-$pe --config $here/configs/linux-kernel-char-$pe.json --data $data/linux_kernel.txt --seq 64"
+    done
+  else
+    echo "reproduce.sh: skipping text: $data/tinyshakespeare.txt or linux_kernel.txt is missing (see ../shared/data/README.md)" >&2
+  fi
+fi
+
+# Flip-Flop (Table 2): 256 tokens, so the sparse split's gaps between a write and its
+# read (up to ~250 tokens) are far longer than training shows (p_i = 0.8: rarely over 60).
+if wants flipflop; then
+  for s in $seeds; do for pe in cope rope abs; do
+    add "flipflop-$pe-s$s --task flipflop --length 256 --batch 16 --steps 1500 --eval-every 250 --pe $pe --seed $s"
+  done; done
+fi
+# Counting (Table 3): programs of up to 64 statements over 1, 3 or 5 variables (quick: 3, 5).
+if wants counting; then
+  vars=$([[ $quick == 1 ]] && echo "3 5" || echo "1 3 5")
+  for s in $seeds; do for v in $vars; do for pe in cope rel abs; do
+    add "counting-v$v-$pe-s$s --task counting --vars $v --max-steps 64 --steps 2000 --eval-every 250 --pe $pe --seed $s"
+  done; done; done
+fi
+# Selective Copy (Table 2): 4 tokens among 32 noise tokens; dense 16, sparse 64.
+if wants selcopy; then
+  for s in $seeds; do for pe in cope rope abs; do
+    add "selcopy-$pe-s$s --task selcopy --steps 2000 --eval-every 250 --pe $pe --seed $s"
+  done; done
+fi
+# ---- running them ----------------------------------------------------------------------
+run_one() {  # NAME ARGS...: trains into $out/NAME unless it has finished before
+  local name="$1"; shift
+  local dir="$out/$name"
+  [[ -f "$dir/result.jsonl" ]] && return 0
+  rm -rf "$dir"  # an unfinished run starts again
+  local t0=$SECONDS
+  if ! "$bin" train "$@" --threads 1 --out "$dir" --json > "$out/$name.result.tmp" 2> "$out/$name.log"; then
+    echo "reproduce.sh: $name failed; see $out/$name.log: $(tail -n 1 "$out/$name.log")" >&2
+    return 1
+  fi
+  # Text: the validation loss past the training context (Figure 3); abs cannot go there.
+  if grep -q '"task":"text"' "$out/$name.result.tmp" && ! grep -q '"pe": "abs"' "$dir/config.json"; then
+    local seq
+    seq="$(sed -n 's/^ *"seq": \([0-9]*\),*$/\1/p' "$dir/config.json")"
+    for f in 2 4; do
+      "$bin" eval --ckpt "$dir" --seq $((seq * f)) --json --threads 1 > "$dir/eval-${f}x.jsonl" 2>> "$out/$name.log"
+    done
+  fi
+  mv "$out/$name.result.tmp" "$dir/result.jsonl"
+  printf '%s\t%s\n' "$name" $((SECONDS - t0)) >> "$out/times.tsv"
+  echo "reproduce.sh: $name done in $((SECONDS - t0)) s"
+}
+export -f run_one
+export out bin
+
+while read -r name args; do
+  echo "minicope train $args --threads 1 --out $out/$name --json > $out/$name/result.jsonl"
+done < "$plan" > "$out/commands.txt"
+runs=$(wc -l < "$plan")
+done_before=0
+while read -r name args; do [[ -f "$out/$name/result.jsonl" ]] && done_before=$((done_before + 1)); done < "$plan"
+echo "reproduce.sh: $runs runs ($done_before finished before, kept), $jobs at a time, into $out"
+start=$SECONDS
+failed=0
+xargs -P "$jobs" -L 1 bash -c 'run_one "$@"' _ < "$plan" || failed=1
+elapsed=$((SECONDS - start))
+
+# ---- tables and pictures ----------------------------------------------------------------
+"$bin" report "$out" > "$out/results.md"
+s1="$(echo $seeds | cut -d' ' -f1)"
+plot_curves() {  # FILE SPLIT TITLE RUN...
+  local file="$1" split="$2" title="$3"; shift 3
+  local have=() r
+  for r in "$@"; do [[ -f "$out/$r/metrics.jsonl" ]] && have+=("$out/$r"); done
+  [[ ${#have[@]} -gt 0 ]] && "$bin" plot curves "${have[@]}" --split "$split" --title "$title" --out "$out/$file" > /dev/null
+  return 0
+}
+plot_curves flipflop-sparse.svg sparse "Flip-Flop: error on sparse (p_i = 0.98)" flipflop-{abs,rope,cope}-s$s1
+plot_curves selcopy-sparse.svg sparse "Selective Copy: error on sparse (twice the noise)" selcopy-{abs,rope,cope}-s$s1
+plot_curves counting-5.svg test "Counting, 5 variables: test error" counting-v5-{abs,rel,cope}-s$s1
+plot_curves shakespeare.svg valid "Tiny Shakespeare: validation loss" shakespeare-{abs,rel,rope,cope,cope+rel,cope+rope}
+if [[ -f "$out/flipflop-cope-s$s1/best.safetensors" ]]; then
+  "$bin" plot attention --ckpt "$out/flipflop-cope-s$s1" --text "w 1 i 0 i 1 r 1 i 0 i 0 w 0 i 1 i 1 i 0 r 0 i 1 r" \
+    --layer 0 --head 0 --out "$out/flipflop-cope-attention.svg" > /dev/null
+fi
+if [[ -f "$out/shakespeare-cope/best.safetensors" ]]; then
+  "$bin" plot attention --ckpt "$out/shakespeare-cope" --layer 3 --head 0 \
+    --text $'ROMEO:\nI dare not, sir.\nJULIET:\nThen go.' --out "$out/shakespeare-cope-attention.svg" > /dev/null
+fi
+printf 'all\t%s\n' "$elapsed" >> "$out/times.tsv"
+echo "reproduce.sh: $((runs - done_before)) runs in $((elapsed / 60)) min $((elapsed % 60)) s; tables: $out/results.md"
+cat "$out/results.md"
+exit $failed

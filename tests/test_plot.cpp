@@ -1,0 +1,239 @@
+// test_plot.cpp — SVG pictures: well-formed XML whatever the labels hold, one series
+// or cell per thing drawn, and `minicope plot`'s errors (a bad metrics line is named).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "plot/svg.h"
+#include "tests/cli_util.h"
+#include "tests/xml_check.h"
+#include "train/metrics_file.h"
+
+using namespace mc;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path fresh_dir(const std::string& name) { return empty_test_dir("plot_" + name); }
+std::string read(const fs::path& p) { return file_text(p); }
+void write(const fs::path& p, const std::string& text) { write_text(p, text); }
+
+// A metrics.jsonl as the trainer writes it: training lines, and eval lines for splits.
+std::string metrics_text(const std::vector<std::string>& splits, int evals, double scale) {
+  std::ostringstream o;
+  for (int e = 1; e <= evals; ++e) {
+    for (int k = 0; k < 4; ++k) {
+      const int step = (e - 1) * 100 + 25 * (k + 1);
+      o << "{\"grad_norm\":1.0,\"loss\":" << scale / step << ",\"lr\":0.001,\"step\":" << step << ",\"tokens_per_s\":1000}\n";
+    }
+    for (const std::string& s : splits)
+      o << "{\"error_rate\":" << 0.5 / e << ",\"examples\":20,\"loss\":" << 1.0 / e << ",\"split\":\"" << s
+        << "\",\"step\":" << e * 100 << ",\"task\":\"flipflop\",\"token_error_rate\":" << 0.2 / e << "}\n";
+  }
+  return o.str();
+}
+
+}  // namespace
+
+TEST_CASE("the checker itself rejects what a browser rejects") {
+  CHECK(check_xml("<a><b class=\"x\"/>t &amp; u</a>").ok);
+  CHECK(check_xml("<a><b class=\"x\"/></a>").classes["x"] == 1);
+  CHECK_FALSE(check_xml("<a><b></a></b>").ok);        // crossed tags
+  CHECK_FALSE(check_xml("<a>x & y</a>").ok);           // bare ampersand
+  CHECK_FALSE(check_xml("<a t=\"<\"/>").ok);           // '<' in an attribute
+  CHECK_FALSE(check_xml("<a t=\"1\" t=\"2\"/>").ok);   // an attribute twice
+  CHECK_FALSE(check_xml("<a>\x01</a>").ok);            // a control character
+  CHECK_FALSE(check_xml("<a>\xff</a>").ok);            // not UTF-8
+  CHECK_FALSE(check_xml("<a/><b/>").ok);               // two roots
+  CHECK_FALSE(check_xml("<a>").ok);                    // never closed
+}
+
+TEST_CASE("escape: XML specials, control characters and stray bytes become visible text") {
+  CHECK(svg::escape("a<b>&\"'") == "a&lt;b&gt;&amp;&quot;&apos;");
+  CHECK(svg::escape("\n\t\x01") == "\\n\\t\\x01");
+  CHECK(svg::escape("\xC3\xA9") == "\xC3\xA9");               // é stays
+  CHECK(svg::escape("\xE2\x90\xA3") == "\xE2\x90\xA3");       // ␣ stays
+  CHECK(svg::escape("\xC3") == "\\xC3");                      // a cut sequence
+  CHECK(svg::escape("\xED\xA0\x80") == "\\xED\\xA0\\x80");    // a UTF-16 surrogate
+  CHECK(svg::escape("\xEF\xBF\xBF") == "\\xEF\\xBF\\xBF");    // U+FFFF is no XML character
+  std::string every;
+  for (int c = 0; c < 256; ++c) every += char(c);
+  const XmlCheck x = check_xml("<t>" + svg::escape(every) + "</t>");
+  CHECK_MESSAGE(x.ok, x.error);
+}
+
+TEST_CASE("line charts: one path per series, gaps for missing values, labels made safe") {
+  svg::LineChart a{"loss", "step", "loss", {}, "auto", 1.0};
+  a.series.push_back({"run <1>", {1, 2, 3, 4}, {1.0, 0.1, NAN, 0.001}});
+  a.series.push_back({"run \"2\"\n", {1, 2}, {0.5, 0.4}});
+  svg::LineChart b{"error", "step", "error (%)", {}, "off", 100.0};
+  for (int k = 0; k < 12; ++k) b.series.push_back({std::to_string(k), {0, 10}, {0.5, 0.1 * k}});
+  svg::LineChart empty{"nothing", "step", "y", {}, "auto", 1.0};
+  const std::string doc = svg::line_charts("title & more", {a, b, empty});
+  XmlCheck x = check_xml(doc);
+  REQUIRE_MESSAGE(x.ok, x.error);
+  CHECK(x.classes["series"] == 2 + 12);
+  CHECK(x.classes["chart"] == 3);
+  CHECK(x.classes["legend"] == 14);
+  CHECK(x.classes["marker"] == 3 + 2 + 24);  // the NaN has no dot
+  CHECK(doc.find("no data") != std::string::npos);
+  CHECK(doc.find("(log scale)") != std::string::npos);  // 1 .. 0.001 spans 1000x
+  // the gap: the path of the first series moves (M) again after the missing value
+  const size_t p = doc.find("class=\"series\"");
+  const size_t d = doc.find(" d=\"", p);
+  const std::string path = doc.substr(d + 4, doc.find('"', d + 4) - d - 4);
+  CHECK(std::count(path.begin(), path.end(), 'M') == 2);
+}
+
+TEST_CASE("heat maps: one cell per finite value, a colour bar each") {
+  const int T = 7;
+  svg::HeatMap m{"a[i,j]", {"a", "b", "c", "<&>", "\n", " ", "\xff"}, {}, std::vector<double>(T * T, NAN), 0, 1, "weight"};
+  for (int i = 0; i < T; ++i) {
+    for (int j = 0; j <= i; ++j) m.values[size_t(i * T + j)] = 1.0 / (i + 1);
+  }
+  m.col_labels = m.row_labels;
+  svg::HeatMap p = m;
+  p.value_name = "position";
+  p.hi = 7;
+  const std::string doc = svg::heat_maps("maps", {m, p});
+  XmlCheck x = check_xml(doc);
+  REQUIRE_MESSAGE(x.ok, x.error);
+  CHECK(x.classes["cell"] == 2 * T * (T + 1) / 2);
+  CHECK(x.classes["map"] == 2);
+  CHECK(x.classes["row-label"] == 2 * T);
+  CHECK(x.tags["linearGradient"] == 2);
+}
+
+TEST_CASE("read_metrics: training and eval lines; a resumed run's repeated step keeps the later line") {
+  const fs::path d = fresh_dir("read");
+  write(d / "metrics.jsonl", metrics_text({"valid", "test"}, 2, 1.0) +
+                                 "\n{\"loss\":9.0,\"step\":50,\"lr\":0.1}\n");  // blank line, then a repeat of step 50
+  const RunMetrics m = read_metrics(d.string());
+  CHECK(m.task == "flipflop");
+  CHECK(m.train.size() == 8);
+  CHECK(m.train[1].step == 50);
+  CHECK(m.train[1].loss == 9.0);
+  REQUIRE(m.eval.count("test"));
+  CHECK(m.eval.at("test").size() == 2);
+  CHECK(m.eval.at("test")[1].error_rate == doctest::Approx(0.25));
+  CHECK(std::isnan(m.train[0].error_rate));
+}
+
+TEST_CASE("read_metrics: a malformed line is named by its number") {
+  const fs::path d = fresh_dir("bad");
+  const std::string good = "{\"loss\":1.0,\"step\":1}\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"{\"loss\":1.0,\"step\":2\n", ":2: not valid JSON"},
+      {"[1,2]\n", ":2: not a JSON object"},
+      {"{\"loss\":1.0}\n", ":2: no \"step\" field"},
+      {"{\"loss\":1.0,\"step\":-3}\n", ":2: \"step\" is not a whole number"},
+      {"{\"loss\":1.0,\"step\":2.5}\n", ":2: \"step\" is not a whole number"},
+      {"{\"loss\":\"low\",\"step\":2}\n", ":2: \"loss\" is not a number"},
+      {"{\"step\":2}\n", ":2: no \"loss\" field"},
+      {"{\"loss\":1,\"step\":2,\"split\":7}\n", ":2: \"split\" is not a name"},
+  };
+  for (const auto& [line, want] : cases) {
+    write(d / "m.jsonl", good + line);
+    std::string msg;
+    try {
+      read_metrics((d / "m.jsonl").string());
+    } catch (const std::runtime_error& e) {
+      msg = e.what();
+    }
+    CHECK_MESSAGE(msg.find((d / "m.jsonl").string() + want) == 0, line << " -> " << msg);
+  }
+  write(d / "empty.jsonl", "\n\n");
+  CHECK_THROWS_WITH_AS(read_metrics((d / "empty.jsonl").string()), doctest::Contains("holds no metrics"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(read_metrics((d / "none.jsonl").string()), doctest::Contains("no such file"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(read_metrics(d.string()), doctest::Contains("metrics.jsonl: no such file"), std::runtime_error);
+}
+
+TEST_CASE("plot curves: series per run and split, labels, and one error line for bad input") {
+  const fs::path d = fresh_dir("curves");
+  fs::create_directories(d / "a");
+  fs::create_directories(d / "b");
+  write(d / "a" / "metrics.jsonl", metrics_text({"valid", "test", "sparse", "dense"}, 3, 1.0));
+  write(d / "b" / "metrics.jsonl", metrics_text({"valid", "test", "sparse", "dense"}, 3, 2.0));
+  const std::string svg = (d / "c.svg").string();
+  CliRun r = cli({"plot", "curves", (d / "a").string(), (d / "b" / "metrics.jsonl").string(), "--out", svg});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  XmlCheck x = check_xml(read(svg));
+  REQUIRE_MESSAGE(x.ok, x.error);
+  CHECK(x.classes["series"] == 2 + 2 * 3);  // training loss per run; test, sparse, dense per run
+  CHECK(read(svg).find(">a sparse</text>") != std::string::npos);
+
+  r = cli({"plot", "curves", (d / "a").string(), (d / "b").string(), "--split", "sparse", "--labels", "abs,cope", "--out", svg});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  x = check_xml(read(svg));
+  CHECK(x.classes["series"] == 2 + 2);
+  CHECK(read(svg).find(">cope</text>") != std::string::npos);
+
+  // errors: one line each, and the picture already there is left as it was
+  const std::string before = read(svg);
+  write(d / "bad.jsonl", "{\"loss\":1.0,\"step\":1}\n{\"loss\":1.0,\"step\":2}\n{\"loss\":oops}\n");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"plot", "curves", (d / "bad.jsonl").string(), "--out", svg}, "bad.jsonl:3: not valid JSON"},
+      {{"plot", "curves", (d / "a").string(), "--split", "nope", "--out", svg}, "--split nope"},
+      {{"plot", "curves", (d / "a").string(), "--labels", "x,y", "--out", svg}, "--labels has 2 names for 1 runs"},
+      {{"plot", "curves", (d / "a").string(), "--metric", "speed", "--out", svg}, "--metric must be"},
+      {{"plot", "curves", (d / "a").string()}, "--out FILE.svg is required"},
+      {{"plot", "curves", "--out", svg}, "needs one or more runs"},
+      {{"plot", "curves", (d / "a").string(), "--out", d.string()}, "is a folder"},
+      {{"plot", "pictures", "--out", svg}, "not 'pictures'"},
+      {{"plot", "curves", (d / "a").string(), "--ckpt", "x", "--out", svg}, "--ckpt applies to plot attention"},
+  };
+  expect_one_line_errors(bad);
+  CHECK(read(svg) == before);
+  CHECK_FALSE(fs::exists(svg + ".tmp"));
+}
+
+TEST_CASE("plot attention: a CoPE layer draws weights and positions, tokens on the axes") {
+  const fs::path d = fresh_dir("attention");
+  const std::string run = (d / "run").string();
+  CliRun r = cli({"train", "--out", run, "--length", "12", "--layers", "2", "--dim", "16", "--heads", "2", "--batch", "4",
+                  "--steps", "3", "--eval-size", "4", "--threads", "1"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const std::string svg = (d / "att.svg").string();
+  r = cli({"plot", "attention", "--ckpt", run, "--split", "dense", "--example", "2", "--layer", "1", "--head", "1", "--out", svg});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  XmlCheck x = check_xml(read(svg));
+  REQUIRE_MESSAGE(x.ok, x.error);
+  const int T = 11;  // the model reads all but the last of 12 tokens
+  CHECK(x.classes["map"] == 2);
+  CHECK(x.classes["cell"] == 2 * T * (T + 1) / 2);
+
+  r = cli({"plot", "attention", "--ckpt", run, "--text", "w 1 i 0 r", "--out", svg});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  x = check_xml(read(svg));
+  CHECK(x.classes["cell"] == 2 * 5 * 6 / 2);
+  CHECK(x.classes["row-label"] == 2 * 5);
+
+  const std::string before = read(svg);
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"plot", "attention", "--ckpt", run, "--layer", "2", "--out", svg}, "--layer must be between 0 and 1"},
+      {{"plot", "attention", "--ckpt", run, "--head", "x", "--out", svg}, "--head expects an integer"},
+      {{"plot", "attention", "--ckpt", run, "--text", "w 1 q", "--out", svg}, "'q' is not a token of flipflop"},
+      {{"plot", "attention", "--ckpt", run, "--text", "", "--out", svg}, "no tokens"},
+      {{"plot", "attention", "--ckpt", run, "--split", "far", "--out", svg}, "has no split 'far'"},
+      {{"plot", "attention", "--ckpt", run, "--example", "4", "--out", svg}, "split test has 4 examples"},
+      {{"plot", "attention", "--out", svg}, "--ckpt DIR is required"},
+      {{"plot", "attention", "--ckpt", (d / "none").string(), "--out", svg}, "none"},
+      {{"plot", "attention", "--ckpt", run, "--labels", "a", "--out", svg}, "--labels applies to plot curves"},
+  };
+  expect_one_line_errors(bad);
+  CHECK(read(svg) == before);
+
+  // a layer without CoPE draws the weights only
+  const std::string abs_run = (d / "abs").string();
+  r = cli({"train", "--out", abs_run, "--pe", "abs", "--length", "12", "--layers", "1", "--dim", "16", "--heads", "2",
+           "--batch", "4", "--steps", "2", "--eval-size", "4", "--threads", "1"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  r = cli({"plot", "attention", "--ckpt", abs_run, "--out", svg});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  x = check_xml(read(svg));
+  CHECK(x.classes["map"] == 1);
+  CHECK(x.classes["cell"] == T * (T + 1) / 2);
+}

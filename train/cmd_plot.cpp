@@ -1,0 +1,279 @@
+// cmd_plot.cpp — `minicope plot`: pictures as SVG.
+//
+//   plot curves RUN...       training loss, and an evaluation metric per split, against
+//                            step; one series per run (and split), labelled
+//   plot attention --ckpt R  one head's attention weights a[i,j] and, for a CoPE layer,
+//                            its positions p[i,j], for one input, tokens on the axes
+#include <cmath>
+#include <cxxopts.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "plot/svg.h"
+#include "train/cli.h"
+#include "train/commands.h"
+#include "train/metrics_file.h"
+#include "train/tokenizer.h"
+#include "train/trainer.h"
+
+namespace mc {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kMaxMapTokens = 256;
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// Writes the document next to `path` and renames it into place: a failure leaves any
+// earlier file whole.
+void write_file(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw std::runtime_error(path + ": cannot be written");
+    f << text;
+    f.flush();
+    if (!f) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw std::runtime_error(path + ": write failed");
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw std::runtime_error(path + ": cannot be written (" + ec.message() + ")");
+  }
+}
+
+std::string run_name(const RunMetrics& m) {
+  const fs::path p(m.path);
+  const std::string dir = p.parent_path().filename().string();
+  return dir.empty() ? p.filename().string() : dir;
+}
+
+int plot_curves(const cxxopts::ParseResult& r, const std::vector<std::string>& inputs, const std::string& out_path,
+                std::ostream& out) {
+  if (inputs.empty()) throw UsageError("plot curves needs one or more runs (run folders or metrics.jsonl files)");
+  std::vector<RunMetrics> runs;
+  for (const std::string& in : inputs) runs.push_back(read_metrics(in));
+  std::vector<std::string> labels;
+  if (r.count("labels")) {
+    labels = split_list(r["labels"].as<std::string>());
+    if (labels.size() != runs.size())
+      throw UsageError("--labels has " + std::to_string(labels.size()) + " names for " + std::to_string(runs.size()) + " runs");
+  } else {
+    for (const RunMetrics& m : runs) labels.push_back(run_name(m));
+  }
+  const bool text = runs[0].task == "text";
+  for (const RunMetrics& m : runs)
+    if ((m.task == "text") != text && !m.task.empty())
+      throw UsageError("plot curves: " + m.path + " is a " + m.task + " run and " + runs[0].path + " a " +
+                       (text ? std::string("text") : runs[0].task) + " run; plot text and task runs separately");
+  const std::string metric = r.count("metric") ? r["metric"].as<std::string>() : (text ? "loss" : "error");
+  if (metric != "error" && metric != "token-error" && metric != "loss")
+    throw UsageError("--metric must be error, token-error or loss, got '" + metric + "'");
+  if (text && metric != "loss") throw UsageError("--metric " + metric + ": text runs have no error rate (use loss)");
+
+  std::vector<std::string> splits;
+  if (r.count("split")) {
+    splits = split_list(r["split"].as<std::string>());
+    if (splits.empty()) throw UsageError("--split names no split");
+    for (const std::string& s : splits)
+      for (const RunMetrics& m : runs)
+        if (!m.eval.count(s)) {
+          std::string have;
+          for (const auto& [name, pts] : m.eval) have += (have.empty() ? "" : ", ") + name;
+          throw UsageError("--split " + s + ": " + m.path + " has no evaluations of it (it has: " +
+                           (have.empty() ? "none" : have) + ")");
+        }
+  } else {  // the reported splits ("valid" chooses checkpoints, so it is left out when others exist)
+    for (const auto& [name, pts] : runs[0].eval)
+      if (name != "valid") splits.push_back(name);
+    if (splits.empty() && runs[0].eval.count("valid")) splits.push_back("valid");
+  }
+
+  svg::LineChart loss{"training loss", "step", "loss (nats per scored token)", {}, "auto", 1.0};
+  for (size_t k = 0; k < runs.size(); ++k) {
+    svg::Series s{labels[k], {}, {}};
+    for (const MetricsPoint& p : runs[k].train) s.x.push_back(double(p.step)), s.y.push_back(p.loss);
+    loss.series.push_back(std::move(s));
+  }
+  const std::string what = metric == "error" ? "error" : metric == "token-error" ? "token error" : "loss";
+  svg::LineChart eval{"evaluation: " + what, "step", metric == "loss" ? "loss (nats per scored token)" : what + " (%)",
+                      {}, metric == "loss" ? "auto" : "off", metric == "loss" ? 1.0 : 100.0};
+  for (size_t k = 0; k < runs.size(); ++k)  // a run keeps its colour; splits differ by dashes
+    for (size_t si = 0; si < splits.size(); ++si) {
+      const std::string& split = splits[si];
+      const auto it = runs[k].eval.find(split);
+      if (it == runs[k].eval.end()) continue;
+      svg::Series s{splits.size() > 1 || runs.size() == 1 ? labels[k] + " " + split : labels[k], {}, {}, int(k), int(si)};
+      for (const MetricsPoint& p : it->second) {
+        s.x.push_back(double(p.step));
+        s.y.push_back(metric == "error" ? p.error_rate : metric == "token-error" ? p.token_error_rate : p.loss);
+      }
+      eval.series.push_back(std::move(s));
+    }
+  std::vector<svg::LineChart> charts{loss};
+  if (!eval.series.empty()) charts.push_back(eval);
+  const std::string title = r.count("title") ? r["title"].as<std::string>() : (runs[0].task.empty() ? "training" : runs[0].task);
+  write_file(out_path, svg::line_charts(title, charts));
+  out << "wrote " << out_path << ": " << loss.series.size() + eval.series.size() << " series from " << runs.size()
+      << (runs.size() == 1 ? " run\n" : " runs\n");
+  return 0;
+}
+
+// The input of `plot attention`: token ids, from --text or from an evaluation example.
+std::vector<int64_t> map_input(const cxxopts::ParseResult& r, LoadedRun& run) {
+  const std::vector<std::string>& vocab = run.cfg.task.vocab;
+  const bool text = run.cfg.task.name == "text";
+  if (r.count("text")) {
+    if (r.count("split") || r.count("example")) throw UsageError("--text and --split/--example are alternatives");
+    const std::string s = r["text"].as<std::string>();
+    if (text) return Tokenizer::from_tokens(run.cfg.task.tokenizer, vocab).encode(s);
+    std::vector<int64_t> ids;  // a synthetic task's tokens, separated by spaces: "w 1 i 0 r"
+    std::stringstream in(s);
+    for (std::string word; in >> word;) {
+      const auto it = std::find(vocab.begin(), vocab.end(), word);
+      if (it == vocab.end()) {
+        std::string list;
+        for (const std::string& v : vocab) list += (list.empty() ? "" : " ") + v;
+        throw UsageError("--text: '" + word + "' is not a token of " + run.cfg.task.name + " (its tokens: " + list + ")");
+      }
+      ids.push_back(int64_t(it - vocab.begin()));
+    }
+    return ids;
+  }
+  run.task = make_task(run.cfg.task);  // text: needs the data file for its held-out windows
+  std::vector<std::string> splits = run.task->splits();
+  const std::string split = r.count("split") ? r["split"].as<std::string>() : splits[0];
+  if (split != "valid" && std::find(splits.begin(), splits.end(), split) == splits.end()) {
+    std::string list;
+    for (const auto& s : splits) list += (list.empty() ? "" : ", ") + s;
+    throw UsageError("--split: " + run.task->name() + " has no split '" + split + "' (" + list + ")");
+  }
+  const std::vector<Example> set = run.task->eval_set(split);
+  const int64_t n = r.count("example") ? flag_int(r, "example", 0, int64_t(1) << 40) : 0;
+  if (n >= int64_t(set.size()))
+    throw UsageError("--example " + std::to_string(n) + ": split " + split + " has " + std::to_string(set.size()) + " examples");
+  std::vector<int64_t> ids = set[size_t(n)].tokens;
+  ids.pop_back();  // the model reads all but the last token
+  return ids;
+}
+
+int plot_attention(const cxxopts::ParseResult& r, const std::string& out_path, std::ostream& out) {
+  const std::string ckpt = r.count("ckpt") ? r["ckpt"].as<std::string>() : "";
+  LoadedRun run = load_run_flag(r.count("ckpt") ? &ckpt : nullptr, 0, /*with_task=*/false);
+  const ModelConfig& mc = run.cfg.model;
+  const int64_t layer = r.count("layer") ? flag_int(r, "layer", 0, mc.layers - 1) : 0;
+  const int64_t head = r.count("head") ? flag_int(r, "head", 0, mc.heads - 1) : 0;
+  const std::vector<int64_t> ids = map_input(r, run);
+  const int64_t T = int64_t(ids.size());
+  if (T == 0) throw UsageError("--text holds no tokens");
+  if (T > kMaxMapTokens)
+    throw UsageError("the input has " + std::to_string(T) + " tokens; a map draws at most " +
+                     std::to_string(kMaxMapTokens) + " (pass a shorter --text)");
+  if (mc.pe == "abs" && T > mc.seq)
+    throw UsageError("the input has " + std::to_string(T) + " tokens; abs position embeddings cover " +
+                     std::to_string(mc.seq));
+
+  NoGradGuard no_grad;
+  run.model->eval();
+  std::vector<AttentionTrace> traces;
+  run.model->forward(Tensor::indices(ids, {1, T}), &traces);
+  const AttentionTrace& tr = traces[size_t(layer)];
+  std::vector<std::string> labels;
+  for (int64_t id : ids) {
+    const std::string& t = run.cfg.task.vocab[size_t(id)];
+    labels.push_back(t == " " ? "\xE2\x90\xA3" : t);  // a space as the open-box sign
+  }
+  const auto map_of = [&](const Tensor& t, const std::string& title, const std::string& name) {
+    svg::HeatMap m{title, labels, labels, std::vector<double>(size_t(T * T), NAN), 0, 0, name};
+    const Tensor head_values = t.to(DType::f64);
+    const double* v = head_values.data<double>() + head * T * T;  // [1,H,T,T], batch 0
+    for (int64_t i = 0; i < T; ++i)
+      for (int64_t j = 0; j <= i; ++j) {
+        m.values[size_t(i * T + j)] = v[i * T + j];
+        m.hi = std::max(m.hi, v[i * T + j]);
+      }
+    if (m.hi <= 0) m.hi = 1;
+    return m;
+  };
+  std::vector<svg::HeatMap> maps{map_of(tr.probs, "attention weights a[i,j] (rows: queries, columns: keys)", "weight")};
+  const bool cope = mc.layer_uses_cope(layer);
+  if (cope) maps.push_back(map_of(tr.positions, "CoPE positions p[i,j] (sum of gates from j to i)", "position"));
+  const std::string title = r.count("title") ? r["title"].as<std::string>()
+                                             : fs::path(ckpt).filename().string() + ": " + mc.pe + ", layer " +
+                                                   std::to_string(layer) + ", head " + std::to_string(head);
+  write_file(out_path, svg::heat_maps(title, maps));
+  out << "wrote " << out_path << ": layer " << layer << " head " << head << " over " << T << " tokens ("
+      << (cope ? "attention weights and CoPE positions" : "attention weights; this layer has no CoPE positions") << ")\n";
+  return 0;
+}
+
+}  // namespace
+
+int cmd_plot(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  cxxopts::Options options("minicope plot",
+                           "Draws pictures as SVG files (open them in a browser).\n\n"
+                           "  minicope plot curves RUN... --out FILE.svg\n"
+                           "      training loss and an evaluation metric against step; RUN is a run folder or a\n"
+                           "      metrics.jsonl. One series per run (and per split). A loss axis turns logarithmic\n"
+                           "      when the values span more than a factor of 20.\n"
+                           "  minicope plot attention --ckpt RUN --out FILE.svg\n"
+                           "      one head's attention weights a[i,j] and, for a CoPE layer, its positions p[i,j],\n"
+                           "      with the tokens on the axes. The input is --text, or an example of a split.");
+  options.positional_help("curves RUN... | attention");
+  options.add_options()("what", "curves or attention", cxxopts::value<std::string>())(
+      "runs", "run folders or metrics.jsonl files", cxxopts::value<std::vector<std::string>>())(
+      "out", "the SVG file to write", cxxopts::value<std::string>())(
+      "title", "the picture's title", cxxopts::value<std::string>());
+  options.add_options("curves")("labels", "comma-separated names of the runs (default: their folders)",
+                                cxxopts::value<std::string>())(
+      "split", "curves: comma-separated splits to draw (default: all but valid); attention: the example's split",
+      cxxopts::value<std::string>())("metric", "curves: error, token-error or loss (default: error; text: loss)",
+                                     cxxopts::value<std::string>());
+  options.add_options("attention")("ckpt", "run folder or .safetensors file", cxxopts::value<std::string>())(
+      "text", "the input: text (text runs) or space-separated tokens (tasks)", cxxopts::value<std::string>())(
+      "example", "the input: this example of --split (default 0)", cxxopts::value<std::string>())(
+      "layer", "layer, from 0 (default 0)", cxxopts::value<std::string>())(
+      "head", "head, from 0 (default 0)", cxxopts::value<std::string>());
+  options.parse_positional({"what", "runs"});
+  ParsedArgs p = parse_args(options, args);
+  if (p.help) {
+    out << options.help({"", "curves", "attention", "common"});
+    return 0;
+  }
+  (void)err;
+  const auto& r = *p.result;
+  const std::string what = r.count("what") ? r["what"].as<std::string>() : "";
+  if (what != "curves" && what != "attention")
+    throw UsageError(what.empty() ? "plot needs what to draw: curves or attention" : "plot draws curves or attention, not '" + what + "'");
+  if (!r.count("out")) throw UsageError("--out FILE.svg is required");
+  const std::string out_path = r["out"].as<std::string>();
+  if (out_path.empty()) throw UsageError("--out must not be empty");
+  if (fs::is_directory(out_path)) throw UsageError("--out " + out_path + " is a folder");
+  const std::vector<std::string> runs = r.count("runs") ? r["runs"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (what == "curves") {
+    for (const char* flag : {"ckpt", "text", "example", "layer", "head"})
+      if (r.count(flag)) throw UsageError(std::string("--") + flag + " applies to plot attention");
+    return plot_curves(r, runs, out_path, out);
+  }
+  if (!runs.empty()) throw UsageError("plot attention takes its run from --ckpt, not '" + runs[0] + "'");
+  for (const char* flag : {"labels", "metric"})
+    if (r.count(flag)) throw UsageError(std::string("--") + flag + " applies to plot curves");
+  return plot_attention(r, out_path, out);
+}
+
+}  // namespace mc
