@@ -246,13 +246,34 @@ TEST_CASE("damaged checkpoints: truncated, corrupted, wrong version") {
   std::string huge = good;
   huge[5] = char(0x7f);
   CHECK(eval_of(huge).code == 1);
-  // wrong version
-  std::string v2 = good;
-  const size_t at = v2.find("\"format_version\":\"1\"");
-  REQUIRE(at != std::string::npos);
-  v2[at + 18] = '9';
-  const Run r = eval_of(v2);
-  CHECK(r.err.find("checkpoint format version 9; this minicope reads version 1") != std::string::npos);
+  // a flipped byte in the metadata or in a tensor: the checksums catch it
+  std::string meta_flip = good;
+  const size_t step_at = meta_flip.find("\"optim_steps\":\"");
+  REQUIRE(step_at != std::string::npos);
+  meta_flip[step_at + 15] ^= 1;
+  Run r = eval_of(meta_flip);
+  CHECK(r.err.find("damaged: the metadata does not match its checksum") != std::string::npos);
+  std::string data_flip = good;
+  data_flip[good.size() - 3] ^= 0x10;
+  r = eval_of(data_flip);
+  CHECK(one_error_line(r));
+  CHECK(r.err.find("does not match its checksum") != std::string::npos);
+  // wrong version (checksums recomputed, so only the version is wrong)
+  TensorFile f = load_safetensors((d / "last.safetensors").string());
+  f.metadata["format_version"] = "9";
+  save_safetensors(bad.string(), f);
+  r = cli({"eval", "--ckpt", bad.string()});
+  CHECK(r.err.find("checkpoint format version 9; this minicope reads version 2") != std::string::npos);
+  // no checksums at all: refused as a run checkpoint
+  {
+    std::string no_sums = good;
+    const size_t k = no_sums.find("\"checksums\"");
+    REQUIRE(k != std::string::npos);
+    no_sums.replace(k + 1, 9, "checksumz");
+    r = eval_of(no_sums);
+    CHECK(one_error_line(r));
+    CHECK(r.err.find("has no checksums") != std::string::npos);
+  }
   // resuming from a damaged last checkpoint fails cleanly and leaves it as it was
   const std::string damaged = good.substr(0, good.size() / 3);
   std::ofstream(d / "last.safetensors", std::ios::binary) << damaged;
@@ -265,4 +286,40 @@ TEST_CASE("damaged checkpoints: truncated, corrupted, wrong version") {
   const Run ok = cli({"eval", "--ckpt", d.string(), "--json"});
   CHECK(ok.code == 0);
   CHECK(std::count(ok.out.begin(), ok.out.end(), '\n') == 3);
+}
+
+TEST_CASE("a non-finite loss stops the run, names the step and the bad parameter, keeps the checkpoint") {
+  const fs::path d = fresh_dir("nan");
+  REQUIRE(cli(tiny(d, {"--steps", "3", "--eval-every", "3"})).code == 0);
+  // poison one weight of the stored run (the checksums are recomputed: the file is whole)
+  TensorFile f = load_safetensors((d / "last.safetensors").string());
+  bool poisoned = false;
+  for (auto& [name, t] : f.tensors)
+    if (name == "blocks.0.mlp.fc1.weight") {
+      t.data<float>()[7] = NAN;
+      poisoned = true;
+    }
+  REQUIRE(poisoned);
+  save_safetensors((d / "last.safetensors").string(), f);
+  const std::string before = bytes_of(d / "last.safetensors");
+  const Run r = cli(tiny(d, {"--steps", "6", "--resume"}));
+  CHECK(r.code == 1);
+  // progress lines come first; the error is the one last line
+  const size_t at = r.err.find("minicope: error: ");
+  REQUIRE(at != std::string::npos);
+  CHECK(r.err.find('\n', at) == r.err.size() - 1);
+  CHECK_MESSAGE(r.err.find("step 4: the loss is NaN (parameter 'blocks.0.mlp.fc1.weight' holds NaN); training stopped; "
+                           "the last good checkpoint is " + (d / "last.safetensors").string() + " (step 3)") != std::string::npos,
+                r.err);
+  CHECK(bytes_of(d / "last.safetensors") == before);
+}
+
+TEST_CASE("a failed save names the file and leaves the previous checkpoint as it was") {
+  const fs::path d = fresh_dir("nosave");
+  REQUIRE(cli(tiny(d, {"--steps", "2"})).code == 0);
+  TensorFile f = load_safetensors((d / "last.safetensors").string());
+  // a path whose folder does not exist cannot be created
+  const std::string target = (d / "missing" / "x.safetensors").string();
+  CHECK_THROWS_WITH_AS(save_safetensors(target, f), doctest::Contains("x.safetensors.tmp: cannot create"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(save_safetensors(target, f), doctest::Contains("was left as it was"), std::runtime_error);
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <unistd.h>
 
 namespace mc {
@@ -27,7 +28,30 @@ void write_all(int fd, const char* buf, size_t n, const std::string& path) {
   }
 }
 
+std::string hex64(uint64_t h) {
+  char b[17];
+  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h));
+  return b;
+}
+
+// The checksum of the metadata: every entry but the checksums, in key order.
+std::string metadata_checksum(const std::map<std::string, std::string>& meta) {
+  uint64_t h = fnv1a64(nullptr, 0);
+  for (const auto& [k, v] : meta) {
+    if (k == kChecksumsKey) continue;
+    h = fnv1a64(k.data(), k.size() + 1, h);  // with the string's NUL
+    h = fnv1a64(v.data(), v.size() + 1, h);
+  }
+  return hex64(h);
+}
+
 }  // namespace
+
+uint64_t fnv1a64(const void* data, size_t n, uint64_t h) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  return h;
+}
 
 const Tensor& TensorFile::at(const std::string& name) const {
   for (const auto& [n, t] : tensors)
@@ -41,7 +65,10 @@ const std::string& TensorFile::meta(const std::string& key) const {
   return it->second;
 }
 
-void save_safetensors(const std::string& path, const TensorFile& file) {
+namespace {
+
+// Writes PATH.tmp and renames it over PATH (see save_safetensors).
+void save_unchecked(const std::string& path, const TensorFile& file) {
   nlohmann::ordered_json header;
   uint64_t offset = 0;
   for (const auto& [name, t] : file.tensors) {
@@ -49,7 +76,12 @@ void save_safetensors(const std::string& path, const TensorFile& file) {
     offset += t.nbytes();
   }
   nlohmann::ordered_json meta = nlohmann::ordered_json::object();
-  for (const auto& [k, v] : file.metadata) meta[k] = v;
+  for (const auto& [k, v] : file.metadata)
+    if (k != kChecksumsKey) meta[k] = v;
+  nlohmann::ordered_json sums = nlohmann::ordered_json::object();
+  for (const auto& [name, t] : file.tensors) sums[name] = hex64(fnv1a64(t.raw(), t.nbytes()));
+  sums["__metadata__"] = metadata_checksum(file.metadata);
+  meta[kChecksumsKey] = sums.dump();
   header["__metadata__"] = meta;
   std::string text = header.dump();
   while ((8 + text.size()) % 8 != 0) text.push_back(' ');  // align the data to 8 bytes
@@ -85,24 +117,65 @@ void save_safetensors(const std::string& path, const TensorFile& file) {
   }
 }
 
+}  // namespace
+
+void save_safetensors(const std::string& path, const TensorFile& file) {
+  try {
+    save_unchecked(path, file);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(e.what()) + " (" + path + " was left as it was)");
+  }
+}
+
+
+namespace {
+
+template <class Fail>
+void verify_checksums(TensorFile& file, const Fail& fail) {
+  const auto it = file.metadata.find(kChecksumsKey);
+  if (it == file.metadata.end()) return;  // a file from elsewhere: nothing to verify
+  nlohmann::json sums;
+  try {
+    sums = nlohmann::json::parse(it->second);
+  } catch (const nlohmann::json::exception&) {
+    throw fail("corrupt: the checksums are not valid JSON");
+  }
+  if (!sums.is_object()) throw fail("corrupt: the checksums are not a JSON object");
+  const auto expect = [&](const std::string& name, const std::string& have) {
+    const auto s = sums.find(name);
+    if (s == sums.end() || !s->is_string()) throw fail("corrupt: no checksum for '" + name + "'");
+    if (s->get<std::string>() != have)
+      throw fail(name == "__metadata__" ? "damaged: the metadata does not match its checksum"
+                                        : "damaged: tensor '" + name + "' does not match its checksum");
+  };
+  expect("__metadata__", metadata_checksum(file.metadata));
+  for (const auto& [name, t] : file.tensors) expect(name, hex64(fnv1a64(t.raw(), t.nbytes())));
+  if (sums.size() != file.tensors.size() + 1) throw fail("corrupt: checksums of tensors the file does not hold");
+  file.checksummed = true;
+}
+
+}  // namespace
+
 TensorFile load_safetensors(const std::string& path) {
-  auto fail = [&](const std::string& why) -> CheckpointError { return CheckpointError(path + ": " + why); };
   namespace fs = std::filesystem;
-  if (fs::is_directory(path)) throw fail("is a folder, expected a .safetensors file");
+  if (fs::is_directory(path)) throw CheckpointError(path + ": is a folder, expected a .safetensors file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw fail("cannot be read (missing or no permission)");
-  in.seekg(0, std::ios::end);
-  const uint64_t size = uint64_t(in.tellg());
-  in.seekg(0);
+  if (!in) throw CheckpointError(path + ": cannot be read (missing or no permission)");
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (in.bad()) throw CheckpointError(path + ": read failed");
+  return parse_safetensors(bytes.str(), path);
+}
+
+TensorFile parse_safetensors(const std::string& bytes, const std::string& path) {
+  auto fail = [&](const std::string& why) -> CheckpointError { return CheckpointError(path + ": " + why); };
+  const uint64_t size = bytes.size();
   if (size < 8) throw fail("truncated: " + std::to_string(size) + " bytes, not even a header length");
-  uint8_t len[8];
-  in.read(reinterpret_cast<char*>(len), 8);
   uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= uint64_t(len[i]) << (8 * i);
+  for (int i = 0; i < 8; ++i) n |= uint64_t(static_cast<unsigned char>(bytes[size_t(i)])) << (8 * i);
   if (n > size - 8) throw fail("truncated or corrupt: the header claims " + std::to_string(n) + " bytes, the file has " + std::to_string(size - 8) + " after the length");
   if (n > (uint64_t(100) << 20)) throw fail("corrupt: a header of " + std::to_string(n) + " bytes");
-  std::string text(n, '\0');
-  in.read(text.data(), std::streamsize(n));
+  const std::string text = bytes.substr(8, size_t(n));
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text);
@@ -161,12 +234,11 @@ TensorFile load_safetensors(const std::string& path) {
   for (size_t i = 1; i < spans.size(); ++i)
     if (spans[i].first < spans[i - 1].second) throw fail("corrupt: two tensors' data overlap");
   const uint64_t data_start = 8 + n;
-  for (auto& [b, idx] : order) {
+  for (auto& [b, idx] : order) {  // every span lies inside the file: checked above
     Tensor& t = file.tensors[idx].second;
-    in.seekg(std::streamoff(data_start + b));
-    in.read(static_cast<char*>(t.raw()), std::streamsize(t.nbytes()));
-    if (!in) throw fail("truncated while reading tensor '" + file.tensors[idx].first + "'");
+    if (t.nbytes() > 0) std::memcpy(t.raw(), bytes.data() + data_start + b, t.nbytes());
   }
+  verify_checksums(file, fail);
   return file;
 }
 

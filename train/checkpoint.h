@@ -23,14 +23,27 @@ struct CheckpointError : std::runtime_error {
 struct TensorFile {
   std::vector<std::pair<std::string, Tensor>> tensors;  // in file order
   std::map<std::string, std::string> metadata;
+  bool checksummed = false;  // loaded: the file carried checksums, and they matched
   const Tensor& at(const std::string& name) const;       // throws CheckpointError
   const std::string& meta(const std::string& key) const; // throws CheckpointError
 };
 
+// The metadata key of the checksums: a JSON object mapping each tensor's name, and
+// "__metadata__" (the other metadata entries, sorted, as key NUL value NUL), to the
+// 64-bit FNV-1a hash of its bytes in hex. Other programs ignore it.
+constexpr const char* kChecksumsKey = "checksums";
+
+// 64-bit FNV-1a of n bytes, continuing from h.
+uint64_t fnv1a64(const void* data, size_t n, uint64_t h = 0xcbf29ce484222325ULL);
+
 // Writes to PATH.tmp, flushes and fsyncs it, then renames it over PATH: a crash or a
-// full disk leaves the previous file intact. Throws std::runtime_error on failure.
+// full disk leaves the previous file intact. Adds the checksums to the metadata.
+// Throws std::runtime_error on failure.
 void save_safetensors(const std::string& path, const TensorFile& file);
-// Reads and validates every offset, dtype and shape; throws CheckpointError.
+// Reads and validates every offset, dtype and shape, and the checksums when the file
+// has them; throws CheckpointError naming the file and what is wrong.
 TensorFile load_safetensors(const std::string& path);
+// The same from the file's bytes; `path` names it in messages.
+TensorFile parse_safetensors(const std::string& bytes, const std::string& path);
 
 }  // namespace mc

@@ -64,7 +64,9 @@ ParsedArgs parse_args(cxxopts::Options& options, const std::vector<std::string>&
       for (size_t at; (at = msg.find(q)) != std::string::npos;) msg.replace(at, 3, "'");
     throw UsageError(msg);
   }
-  if (!p.result->unmatched().empty()) throw UsageError("unexpected argument '" + p.result->unmatched()[0] + "'");
+  if (!p.result->unmatched().empty())
+    throw UsageError("unexpected argument '" + p.result->unmatched()[0] +
+                     "' (a true/false flag takes its value after '=', as in --tied=false)");
   p.help = p.result->count("help") > 0;
   if (p.result->count("threads")) {
     const int64_t n = flag_int(*p.result, "threads", 1, 4096);
@@ -104,6 +106,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     for (const Command& c : kCommands)
       if (cmd == c.name) return known = true, c.run(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
     throw UsageError("unknown command '" + cmd + "'");
+  } catch (const Interrupted& e) {
+    return 128 + e.signal;
   } catch (const UsageError& e) {
     err << "minicope: error: " << e.what() << " (see 'minicope " << (known ? cmd + " " : "")
         << "--help')\n";

@@ -12,6 +12,13 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Training stopped by SIGINT or SIGTERM after saving a checkpoint: exit 128 + signal,
+// with no error line (the trainer has said what happened).
+struct Interrupted : std::runtime_error {
+  explicit Interrupted(int sig) : std::runtime_error("interrupted"), signal(sig) {}
+  int signal;
+};
+
 // Runs `minicope args...` (args excludes the program name) writing to out/err, and
 // returns the exit status: 0 success, 1 failure, 2 usage error. Never throws.
 int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

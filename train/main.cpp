@@ -1,9 +1,13 @@
 // main.cpp — the `minicope` program: everything is in run_cli (train/cli.cpp).
+#include <csignal>
 #include <iostream>
 
 #include "train/cli.h"
 
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
+  // Past a file-size limit (ulimit -f), write() then fails with EFBIG and the save
+  // reports it, instead of the process being killed mid-file.
+  std::signal(SIGXFSZ, SIG_IGN);
   return mc::run_cli(std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr);
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace mc {
@@ -173,15 +174,33 @@ void apply_setting(RunConfig& c, const Setting& s, const nlohmann::json& value, 
 std::vector<std::string> apply_config_file(RunConfig& c, const std::string& path) {
   namespace fs = std::filesystem;
   if (fs::is_directory(path)) throw std::invalid_argument("config " + path + ": is a folder, expected a JSON file");
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument("config " + path + ": cannot be read (missing or no permission)");
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw std::invalid_argument("config " + path + ": cannot be read (missing or no permission)");
+  std::ostringstream text;
+  text << file.rdbuf();
+  return apply_config_text(c, text.str(), path);
+}
+
+std::vector<std::string> apply_config_text(RunConfig& c, const std::string& text, const std::string& path) {
   nlohmann::json j;
+  // JSON lets a key appear twice (the last wins); in a config file that is a mistake.
+  std::vector<std::set<std::string>> keys_at;  // the keys of each open object
+  std::string twice;
+  const auto watch = [&](int, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+    if (ev == nlohmann::json::parse_event_t::object_start) keys_at.emplace_back();
+    if (ev == nlohmann::json::parse_event_t::object_end && !keys_at.empty()) keys_at.pop_back();
+    if (ev == nlohmann::json::parse_event_t::key && !keys_at.empty() && !keys_at.back().insert(parsed.get<std::string>()).second &&
+        twice.empty())
+      twice = parsed.get<std::string>();
+    return true;
+  };
   try {
-    j = nlohmann::json::parse(in);  // rejects trailing garbage
+    j = nlohmann::json::parse(text, watch);  // rejects trailing garbage
   } catch (const nlohmann::json::parse_error& e) {
     throw std::invalid_argument("config " + path + ": not valid JSON (byte " + std::to_string(e.byte) + ")");
   }
   if (!j.is_object()) throw std::invalid_argument("config " + path + ": expected a JSON object of settings");
+  if (!twice.empty()) throw std::invalid_argument("config " + path + ": the setting '" + twice + "' is given twice");
   std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const auto& all = settings();

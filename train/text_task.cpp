@@ -38,9 +38,13 @@ class TextTask : public Task {
     if (o.context < 1) throw std::invalid_argument("text: the context must be at least 1 token");
     std::string train = read_text(o.data, "--data");
     std::string held;
-    if (!o.val.empty()) {
-      held = read_text(o.val, "--val");
-    } else {
+    if (!o.val.empty()) held = read_text(o.val, "--val");
+    if (o.tokenizer != "byte")  // char and word tokens are for text; a NUL byte says the file is not
+      for (const auto& [name, text] : {std::pair{&o.data, &train}, std::pair{&o.val, &held}})
+        if (const size_t at = text->find('\0'); at != std::string::npos)
+          throw std::runtime_error(*name + ": a NUL byte at offset " + std::to_string(at) +
+                                   ": binary data, not text (--tokenizer byte reads any bytes)");
+    if (o.val.empty()) {
       // the last 10% of the file, cut at a character (char) or white-space (word) boundary
       size_t cut = train.size() - train.size() / 10;
       while (cut < train.size() && (static_cast<unsigned char>(train[cut]) & 0xc0) == 0x80) ++cut;

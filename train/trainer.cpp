@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,12 +22,13 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kFormat = "minicope-run";
-constexpr const char* kFormatVersion = "1";
+constexpr const char* kFormatVersion = "2";  // 2: with checksums
 
 // ---- checkpoints ---------------------------------------------------------------------------
 // Tensors: every parameter under its module name, then "optim.m.NAME" and "optim.v.NAME".
 // Metadata: format, format_version, config (JSON), step, optim_steps, rng_data,
-// rng_dropout, best_error, best_loss, best_step, task, vocab (JSON list).
+// rng_dropout, best_error, best_loss, best_step, task, vocab (JSON list), and the
+// checksums that save_safetensors adds.
 struct RunState {
   int64_t step = 0;
   double best_error = INFINITY, best_loss = INFINITY;
@@ -101,6 +103,7 @@ TensorFile open_checkpoint(const std::string& path) {
   const std::string& ver = f.meta("format_version");
   if (ver != kFormatVersion)
     throw CheckpointError(path + ": checkpoint format version " + ver + "; this minicope reads version " + kFormatVersion);
+  if (!f.checksummed) throw CheckpointError(path + ": has no checksums (a minicope run checkpoint always has them)");
   return f;
 }
 
@@ -157,6 +160,45 @@ class Progress {
   bool tty_, dirty_ = false;
   std::chrono::steady_clock::time_point start_;
 };
+
+// ---- faults ------------------------------------------------------------------------------
+// SIGINT and SIGTERM set a flag; the loop saves a checkpoint after the step it is in and
+// stops. The handlers reset themselves, so a second signal ends the program at once
+// (the checkpoint on disk is whole either way: saves are atomic).
+volatile std::sig_atomic_t g_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_signal = sig; }
+
+struct StopSignals {
+  struct sigaction old_int {}, old_term {};
+  StopSignals() {
+    g_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+  }
+};
+
+// The first parameter (grads: the first gradient) holding a NaN or an infinity, as
+// "parameter 'NAME' holds NaN", or "" when all are finite.
+std::string first_non_finite(const Module& model, bool grads) {
+  for (const auto& [name, p] : model.named_parameters()) {
+    const Tensor& t = grads ? p.grad() : p.value();
+    if (!t.defined()) continue;
+    const std::vector<double> v = t.to_vector();
+    for (double x : v)
+      if (!std::isfinite(x))
+        return std::string(grads ? "the gradient of '" : "parameter '") + name + "' holds " +
+               (std::isnan(x) ? "NaN" : x > 0 ? "+inf" : "-inf");
+  }
+  return "";
+}
 
 std::string metrics_line(const Task& task, const EvalMetrics& m, int64_t step) {
   nlohmann::json j{{"task", task.name()}, {"split", m.split}, {"step", step}, {"loss", m.loss}};
@@ -374,6 +416,22 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
   std::vector<EvalMetrics> best_metrics;
   int64_t tokens = 0;
   const int64_t first = st.step;
+  int64_t saved_step = opt.resume ? st.step : -1;  // the step of the last checkpoint on disk
+  const auto save_last = [&] {
+    save_run(last_path, cfg, *task, model, adam, st);
+    saved_step = st.step;
+  };
+  // A step whose loss or gradients are not finite stops the run; the checkpoint on disk
+  // is the last good one (it is never overwritten by a bad step).
+  const auto stop_bad = [&](const std::string& what, const std::string& culprit) {
+    throw std::runtime_error("step " + std::to_string(st.step + 1) + ": " + what +
+                             (culprit.empty() ? "" : " (" + culprit + ")") + "; training stopped; " +
+                             (saved_step >= 0 ? "the last good checkpoint is " + last_path + " (step " +
+                                                    std::to_string(saved_step) + ")"
+                                              : std::string("no checkpoint was written yet")) +
+                             " (try a lower --lr or --clip)");
+  };
+  StopSignals signals;
   double last_loss = 0.0;
   while (st.step < cfg.steps) {
     std::vector<Example> examples;
@@ -383,10 +441,10 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
     Var loss = cross_entropy(model.forward(b.inputs), b.targets, b.mask);
     last_loss = loss.item();
     if (!std::isfinite(last_loss))
-      throw std::runtime_error("step " + std::to_string(st.step + 1) + ": the loss is " + std::to_string(last_loss) +
-                               "; the last good checkpoint is " + last_path + " (try a lower --lr)");
+      stop_bad(std::string("the loss is ") + (std::isnan(last_loss) ? "NaN" : "infinite"), first_non_finite(model, false));
     loss.backward();
     const double norm = adam.clip_gradients();
+    if (!std::isfinite(norm)) stop_bad("a gradient is not finite", first_non_finite(model, true));
     const double lr = learning_rate(cfg.optim, st.step, cfg.steps);
     adam.step(lr);
     ++st.step;
@@ -422,9 +480,16 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
         summary += "  (best)";
       }
       progress.message(summary);
-      save_run(last_path, cfg, *task, model, adam, st);
-    } else if (stopping) {
-      save_run(last_path, cfg, *task, model, adam, st);
+      save_last();
+    } else if (stopping || g_signal) {
+      save_last();
+    }
+    if (g_signal) {
+      const int sig = g_signal;
+      progress.message(std::string("minicope: ") + (sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)") +
+                       " at step " + std::to_string(st.step) + " of " + std::to_string(cfg.steps) + "; saved " +
+                       last_path + "; continue with: minicope train --out " + opt.out + " --resume");
+      throw Interrupted(sig);
     }
     if (stopping && st.step < cfg.steps) {
       progress.message("minicope: stopped after " + std::to_string(opt.stop_after) + " steps at step " +
@@ -447,6 +512,7 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
 
 LoadedRun load_run_flag(const std::string* ckpt, int64_t seq, bool with_task) {
   if (!ckpt) throw UsageError("--ckpt DIR is required");
+  if (ckpt->empty()) throw UsageError("--ckpt must not be empty");
   try {
     return load_run(*ckpt, seq, with_task);
   } catch (const std::invalid_argument& e) {
