@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <stdexcept>
 
 namespace mc {
@@ -45,8 +46,18 @@ RunMetrics read_metrics(const std::string& path) {
   if (fs::is_directory(path, ec)) m.path = (fs::path(path) / "metrics.jsonl").string();
   if (!fs::exists(m.path, ec)) throw std::runtime_error(m.path + ": no such file");
   if (fs::is_directory(m.path, ec)) throw std::runtime_error(m.path + ": is a folder, not a metrics file");
-  std::ifstream in(m.path, std::ios::binary);
-  if (!in) throw std::runtime_error(m.path + ": cannot be read");
+  std::ifstream file(m.path, std::ios::binary);
+  if (!file) throw std::runtime_error(m.path + ": cannot be read");
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) throw std::runtime_error(m.path + ": read failed");
+  return parse_metrics(text.str(), m.path);
+}
+
+RunMetrics parse_metrics(const std::string& text, const std::string& path) {
+  RunMetrics m;
+  m.path = path;
+  std::istringstream in(text);
   std::string line;
   for (int64_t no = 1; std::getline(in, line); ++no) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -77,7 +88,6 @@ RunMetrics read_metrics(const std::string& path) {
     if (const auto task = j.find("task"); task != j.end() && task->is_string()) m.task = task->get<std::string>();
     m.eval[split->get<std::string>()].push_back(p);
   }
-  if (in.bad()) throw std::runtime_error(m.path + ": read failed");
   if (m.train.empty() && m.eval.empty()) throw std::runtime_error(m.path + ": holds no metrics (an empty file)");
   sort_unique(m.train);
   for (auto& [split, points] : m.eval) sort_unique(points);

@@ -32,5 +32,7 @@ struct RunMetrics {
 // object or lacks a whole "step" >= 0 or a numeric "loss", and "PATH: ..." for a file
 // that cannot be read or holds no metrics.
 RunMetrics read_metrics(const std::string& path);
+// The same from the file's text; `path` names it in messages.
+RunMetrics parse_metrics(const std::string& text, const std::string& path);
 
 }  // namespace mc

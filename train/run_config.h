@@ -42,6 +42,8 @@ void apply_setting(RunConfig& c, const Setting& s, const nlohmann::json& value, 
 // Applies a JSON object of settings (a --config file); unknown keys and wrong types are errors.
 // Returns the keys it applied.
 std::vector<std::string> apply_config_file(RunConfig& c, const std::string& path);
+// The same from the file's text; `path` names it in messages.
+std::vector<std::string> apply_config_text(RunConfig& c, const std::string& text, const std::string& path);
 // A flag's text as the JSON value of its setting's kind ("3" -> 3, "true" -> true).
 nlohmann::json parse_flag_value(const Setting& s, const std::string& text);
 

@@ -274,6 +274,14 @@ std::vector<CountingRecord> read_counting_jsonl(const std::string& path) {
   if (fs::is_directory(path)) throw std::runtime_error(path + ": is a folder, expected a JSONL file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot be read (missing or no permission)");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw std::runtime_error(path + ": read failed");
+  return parse_counting_jsonl(text.str(), path);
+}
+
+std::vector<CountingRecord> parse_counting_jsonl(const std::string& text, const std::string& path) {
+  std::istringstream in(text);
   std::vector<CountingRecord> out;
   std::string line;
   for (int64_t n = 1; std::getline(in, line); ++n) {

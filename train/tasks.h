@@ -86,5 +86,7 @@ TokenBatch make_batch(const std::vector<Example>& examples, int64_t length = 0);
 // question and answer. Throws std::runtime_error "FILE:LINE: ..." on a bad line.
 struct CountingRecord { std::string context, question, answer; };
 std::vector<CountingRecord> read_counting_jsonl(const std::string& path);
+// The same from the file's text; `path` names it in messages.
+std::vector<CountingRecord> parse_counting_jsonl(const std::string& text, const std::string& path);
 
 }  // namespace mc
