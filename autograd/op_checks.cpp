@@ -121,9 +121,11 @@ Registry build() {
   r.add("slice", "slice[empty]", [](const std::vector<Var>& v) { return slice(v[0], 0, 1, 1); }, {rnd({2, 3}, 65)});
 
   // ---- layout and scans ----
-  for (auto [a0, a1] : {std::pair<int64_t, int64_t>{0, 1}, {1, 2}, {0, 2}, {-1, -2}})
+  for (const auto& axes : {std::pair<int64_t, int64_t>{0, 1}, {1, 2}, {0, 2}, {-1, -2}}) {
+    const int64_t a0 = axes.first, a1 = axes.second;  // (clang 14 cannot capture structured bindings)
     r.add("transpose", "transpose[" + std::to_string(a0) + "," + std::to_string(a1) + "]",
           [a0, a1](const std::vector<Var>& v) { return transpose(v[0], a0, a1); }, {rnd({2, 3, 4}, 66)});
+  }
   for (bool rev : {false, true})
     for (int64_t axis : {0, 2})
       r.add("cumsum", std::string("cumsum[axis=") + std::to_string(axis) + (rev ? ",reverse]" : "]"),

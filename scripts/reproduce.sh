@@ -5,7 +5,7 @@
 #
 #   --quick   the synthetic tasks only, one seed: Flip-Flop, Selective Copy and Counting
 #             (3 and 5 variables) for the encodings of the paper's Tables 2 and 3.
-#             About 13 minutes on 2 cores.
+#             About 10 minutes on 2 cores.
 #   (full)    the same tasks with 3 seeds each, plus Tiny Shakespeare and the Linux
 #             kernel source (Table 4) with abs, rel, rope, cope, cope+rel, cope+rope,
 #             each evaluated at 1x, 2x and 4x its training context (Figure 3).
@@ -61,8 +61,8 @@ add() { echo "$*" >> "$plan"; }
 if wants text && [[ $quick == 0 ]]; then
   if [[ -f "$data/tinyshakespeare.txt" && -f "$data/linux_kernel.txt" ]]; then
     for pe in abs rel rope cope cope+rel cope+rope; do
-      add "shakespeare-$pe --config $here/configs/shakespeare-char-$pe.json --data $data/tinyshakespeare.txt"
-      add "linux-$pe --config $here/configs/linux-kernel-char-$pe.json --data $data/linux_kernel.txt --seq 64"
+      add "shakespeare-$pe --config $here/configs/shakespeare-char-${pe/+/-}.json --data $data/tinyshakespeare.txt"
+      add "linux-$pe --config $here/configs/linux-kernel-char-${pe/+/-}.json --data $data/linux_kernel.txt --seq 64"
     done
   else
     echo "reproduce.sh: skipping text: $data/tinyshakespeare.txt or linux_kernel.txt is missing (see ../shared/data/README.md)" >&2
@@ -93,24 +93,32 @@ fi
 run_one() {  # NAME ARGS...: trains into $out/NAME unless it has finished before
   local name="$1"; shift
   local dir="$out/$name"
-  [[ -f "$dir/result.jsonl" ]] && return 0
-  rm -rf "$dir"  # an unfinished run starts again
-  local t0=$SECONDS
-  if ! "$bin" train "$@" --threads 1 --out "$dir" --json > "$out/$name.result.tmp" 2> "$out/$name.log"; then
-    echo "reproduce.sh: $name failed; see $out/$name.log: $(tail -n 1 "$out/$name.log")" >&2
-    return 1
+  if [[ ! -f "$dir/result.jsonl" ]]; then
+    rm -rf "$dir"  # an unfinished run starts again
+    local t0=$SECONDS
+    if ! "$bin" train "$@" --threads 1 --out "$dir" --json > "$out/$name.result.tmp" 2> "$out/$name.log"; then
+      echo "reproduce.sh: $name failed; see $out/$name.log: $(tail -n 1 "$out/$name.log")" >&2
+      return 1
+    fi
+    mv "$out/$name.result.tmp" "$dir/result.jsonl"
+    printf '%s\t%s\n' "$name" $((SECONDS - t0)) >> "$out/times.tsv"
+    echo "reproduce.sh: $name done in $((SECONDS - t0)) s"
   fi
   # Text: the validation loss past the training context (Figure 3); abs cannot go there.
-  if grep -q '"task":"text"' "$out/$name.result.tmp" && ! grep -q '"pe": "abs"' "$dir/config.json"; then
-    local seq
+  if grep -q '"task": "text"' "$dir/config.json" && ! grep -q '"pe": "abs"' "$dir/config.json"; then
+    local seq f
     seq="$(sed -n 's/^ *"seq": \([0-9]*\),*$/\1/p' "$dir/config.json")"
     for f in 2 4; do
-      "$bin" eval --ckpt "$dir" --seq $((seq * f)) --json --threads 1 > "$dir/eval-${f}x.jsonl" 2>> "$out/$name.log"
+      [[ -s "$dir/eval-${f}x.jsonl" ]] && continue
+      if ! "$bin" eval --ckpt "$dir" --seq $((seq * f)) --json --threads 1 > "$dir/eval-${f}x.tmp" 2>> "$out/$name.log"; then
+        echo "reproduce.sh: $name: eval at ${f}x failed; see $out/$name.log" >&2
+        rm -f "$dir/eval-${f}x.tmp"
+        return 1
+      fi
+      mv "$dir/eval-${f}x.tmp" "$dir/eval-${f}x.jsonl"
     done
   fi
-  mv "$out/$name.result.tmp" "$dir/result.jsonl"
-  printf '%s\t%s\n' "$name" $((SECONDS - t0)) >> "$out/times.tsv"
-  echo "reproduce.sh: $name done in $((SECONDS - t0)) s"
+  return 0
 }
 export -f run_one
 export out bin
@@ -128,26 +136,26 @@ xargs -P "$jobs" -L 1 bash -c 'run_one "$@"' _ < "$plan" || failed=1
 elapsed=$((SECONDS - start))
 
 # ---- tables and pictures ----------------------------------------------------------------
-"$bin" report "$out" > "$out/results.md"
+"$bin" report "$out" > "$out/results.md" || failed=1
 s1="$(echo $seeds | cut -d' ' -f1)"
 plot_curves() {  # FILE SPLIT TITLE RUN...
   local file="$1" split="$2" title="$3"; shift 3
   local have=() r
   for r in "$@"; do [[ -f "$out/$r/metrics.jsonl" ]] && have+=("$out/$r"); done
-  [[ ${#have[@]} -gt 0 ]] && "$bin" plot curves "${have[@]}" --split "$split" --title "$title" --out "$out/$file" > /dev/null
-  return 0
+  [[ ${#have[@]} -eq 0 ]] || "$bin" plot curves "${have[@]}" --split "$split" --title "$title" --out "$out/$file" > /dev/null || failed=1
 }
 plot_curves flipflop-sparse.svg sparse "Flip-Flop: error on sparse (p_i = 0.98)" flipflop-{abs,rope,cope}-s$s1
 plot_curves selcopy-sparse.svg sparse "Selective Copy: error on sparse (twice the noise)" selcopy-{abs,rope,cope}-s$s1
 plot_curves counting-5.svg test "Counting, 5 variables: test error" counting-v5-{abs,rel,cope}-s$s1
 plot_curves shakespeare.svg valid "Tiny Shakespeare: validation loss" shakespeare-{abs,rel,rope,cope,cope+rel,cope+rope}
+plot_curves linux.svg valid "Linux kernel source: validation loss" linux-{abs,rel,rope,cope,cope+rel,cope+rope}
 if [[ -f "$out/flipflop-cope-s$s1/best.safetensors" ]]; then
   "$bin" plot attention --ckpt "$out/flipflop-cope-s$s1" --text "w 1 i 0 i 1 r 1 i 0 i 0 w 0 i 1 i 1 i 0 r 0 i 1 r" \
-    --layer 0 --head 0 --out "$out/flipflop-cope-attention.svg" > /dev/null
+    --layer 0 --head 0 --out "$out/flipflop-cope-attention.svg" > /dev/null || failed=1
 fi
 if [[ -f "$out/shakespeare-cope/best.safetensors" ]]; then
   "$bin" plot attention --ckpt "$out/shakespeare-cope" --layer 3 --head 0 \
-    --text $'ROMEO:\nI dare not, sir.\nJULIET:\nThen go.' --out "$out/shakespeare-cope-attention.svg" > /dev/null
+    --text $'ROMEO:\nI dare not, sir.\nJULIET:\nThen go.' --out "$out/shakespeare-cope-attention.svg" > /dev/null || failed=1
 fi
 printf 'all\t%s\n' "$elapsed" >> "$out/times.tsv"
 echo "reproduce.sh: $((runs - done_before)) runs in $((elapsed / 60)) min $((elapsed % 60)) s; tables: $out/results.md"

@@ -107,6 +107,7 @@ TEST_CASE("config files: unknown keys, trailing garbage, not an object, empty, b
       {std::string("\x00\x01\x02\xff\xfe", 5), "not valid JSON"},
       {"{\"lr\": 0.001,}", "not valid JSON"},
       {"{\"steps\": 10, \"steps\": 20}", "the setting 'steps' is given twice"},
+      {"{\"lr\": 7E77777}", "a number out of range"},  // found by fuzzing (fuzz/regressions/config)
   };
   int k = 0;
   for (const auto& [text, want] : files) {

@@ -175,18 +175,18 @@ std::vector<int64_t> map_input(const cxxopts::ParseResult& r, LoadedRun& run) {
 int plot_attention(const cxxopts::ParseResult& r, const std::string& out_path, std::ostream& out) {
   const std::string ckpt = r.count("ckpt") ? r["ckpt"].as<std::string>() : "";
   LoadedRun run = load_run_flag(r.count("ckpt") ? &ckpt : nullptr, 0, /*with_task=*/false);
-  const ModelConfig& mc = run.cfg.model;
-  const int64_t layer = r.count("layer") ? flag_int(r, "layer", 0, mc.layers - 1) : 0;
-  const int64_t head = r.count("head") ? flag_int(r, "head", 0, mc.heads - 1) : 0;
+  const ModelConfig& model = run.cfg.model;
+  const int64_t layer = r.count("layer") ? flag_int(r, "layer", 0, model.layers - 1) : 0;
+  const int64_t head = r.count("head") ? flag_int(r, "head", 0, model.heads - 1) : 0;
   const std::vector<int64_t> ids = map_input(r, run);
   const int64_t T = int64_t(ids.size());
   if (T == 0) throw UsageError("--text holds no tokens");
   if (T > kMaxMapTokens)
     throw UsageError("the input has " + std::to_string(T) + " tokens; a map draws at most " +
                      std::to_string(kMaxMapTokens) + " (pass a shorter --text)");
-  if (mc.pe == "abs" && T > mc.seq)
+  if (model.pe == "abs" && T > model.seq)
     throw UsageError("the input has " + std::to_string(T) + " tokens; abs position embeddings cover " +
-                     std::to_string(mc.seq));
+                     std::to_string(model.seq));
 
   NoGradGuard no_grad;
   run.model->eval();
@@ -211,10 +211,10 @@ int plot_attention(const cxxopts::ParseResult& r, const std::string& out_path, s
     return m;
   };
   std::vector<svg::HeatMap> maps{map_of(tr.probs, "attention weights a[i,j] (rows: queries, columns: keys)", "weight")};
-  const bool cope = mc.layer_uses_cope(layer);
+  const bool cope = model.layer_uses_cope(layer);
   if (cope) maps.push_back(map_of(tr.positions, "CoPE positions p[i,j] (sum of gates from j to i)", "position"));
   const std::string title = r.count("title") ? r["title"].as<std::string>()
-                                             : fs::path(ckpt).filename().string() + ": " + mc.pe + ", layer " +
+                                             : fs::path(ckpt).filename().string() + ": " + model.pe + ", layer " +
                                                    std::to_string(layer) + ", head " + std::to_string(head);
   write_file(out_path, svg::heat_maps(title, maps));
   out << "wrote " << out_path << ": layer " << layer << " head " << head << " over " << T << " tokens ("

@@ -33,7 +33,8 @@ AdamW::AdamW(std::vector<std::pair<std::string, Var>> params, const OptimConfig&
 
 double AdamW::clip_gradients() {
   double sq = 0.0;
-  for (const auto& [name, p] : params_) {
+  for (const auto& named : params_) {
+    const Var& p = named.second;  // (a plain reference: clang 14 cannot capture structured bindings)
     if (!p.grad().defined()) continue;
     sq += dispatch_float(p.dtype(), "clip", [&](auto tag) {
       const auto* g = p.grad().template data<decltype(tag)>();

@@ -198,6 +198,8 @@ std::vector<std::string> apply_config_text(RunConfig& c, const std::string& text
     j = nlohmann::json::parse(text, watch);  // rejects trailing garbage
   } catch (const nlohmann::json::parse_error& e) {
     throw std::invalid_argument("config " + path + ": not valid JSON (byte " + std::to_string(e.byte) + ")");
+  } catch (const nlohmann::json::exception&) {  // found by fuzzing: 7E77777 overflows a double
+    throw std::invalid_argument("config " + path + ": not valid JSON (a number out of range)");
   }
   if (!j.is_object()) throw std::invalid_argument("config " + path + ": expected a JSON object of settings");
   if (!twice.empty()) throw std::invalid_argument("config " + path + ": the setting '" + twice + "' is given twice");
