@@ -1,4 +1,5 @@
 #include "train/checkpoint.h"
+#include "train/files.h"
 
 #include <cstdio>
 #include <cstring>
@@ -157,14 +158,7 @@ void verify_checksums(TensorFile& file, const Fail& fail) {
 }  // namespace
 
 TensorFile load_safetensors(const std::string& path) {
-  namespace fs = std::filesystem;
-  if (fs::is_directory(path)) throw CheckpointError(path + ": is a folder, expected a .safetensors file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CheckpointError(path + ": cannot be read (missing or no permission)");
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) throw CheckpointError(path + ": read failed");
-  return parse_safetensors(bytes.str(), path);
+  return parse_safetensors(read_whole_file<CheckpointError>(path, "a .safetensors file"), path);
 }
 
 TensorFile parse_safetensors(const std::string& bytes, const std::string& path) {

@@ -1,4 +1,5 @@
 // metrics_file.cpp — see metrics_file.h.
+#include "train/files.h"
 #include "train/metrics_file.h"
 
 #include <algorithm>
@@ -45,13 +46,7 @@ RunMetrics read_metrics(const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) m.path = (fs::path(path) / "metrics.jsonl").string();
   if (!fs::exists(m.path, ec)) throw std::runtime_error(m.path + ": no such file");
-  if (fs::is_directory(m.path, ec)) throw std::runtime_error(m.path + ": is a folder, not a metrics file");
-  std::ifstream file(m.path, std::ios::binary);
-  if (!file) throw std::runtime_error(m.path + ": cannot be read");
-  std::ostringstream text;
-  text << file.rdbuf();
-  if (file.bad()) throw std::runtime_error(m.path + ": read failed");
-  return parse_metrics(text.str(), m.path);
+  return parse_metrics(read_whole_file<std::runtime_error>(m.path, "a metrics file"), m.path);
 }
 
 RunMetrics parse_metrics(const std::string& text, const std::string& path) {

@@ -1,5 +1,7 @@
 #include "train/run_config.h"
 
+#include "train/files.h"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -172,13 +174,7 @@ void apply_setting(RunConfig& c, const Setting& s, const nlohmann::json& value, 
 }
 
 std::vector<std::string> apply_config_file(RunConfig& c, const std::string& path) {
-  namespace fs = std::filesystem;
-  if (fs::is_directory(path)) throw std::invalid_argument("config " + path + ": is a folder, expected a JSON file");
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw std::invalid_argument("config " + path + ": cannot be read (missing or no permission)");
-  std::ostringstream text;
-  text << file.rdbuf();
-  return apply_config_text(c, text.str(), path);
+  return apply_config_text(c, read_whole_file<std::invalid_argument>(path, "a JSON file", "config "), path);
 }
 
 std::vector<std::string> apply_config_text(RunConfig& c, const std::string& text, const std::string& path) {

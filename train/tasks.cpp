@@ -1,4 +1,5 @@
 // tasks.cpp — Flip-Flop, Selective Copy and Counting.
+#include "train/files.h"
 #include "train/tasks.h"
 
 #include <algorithm>
@@ -270,14 +271,7 @@ class Counting : public Task {
 }  // namespace
 
 std::vector<CountingRecord> read_counting_jsonl(const std::string& path) {
-  namespace fs = std::filesystem;
-  if (fs::is_directory(path)) throw std::runtime_error(path + ": is a folder, expected a JSONL file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot be read (missing or no permission)");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw std::runtime_error(path + ": read failed");
-  return parse_counting_jsonl(text.str(), path);
+  return parse_counting_jsonl(read_whole_file<std::runtime_error>(path, "a JSONL file"), path);
 }
 
 std::vector<CountingRecord> parse_counting_jsonl(const std::string& text, const std::string& path) {

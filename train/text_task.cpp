@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "train/files.h"
 #include "train/tasks.h"
 #include "train/tokenizer.h"
 
@@ -18,15 +19,8 @@ namespace mc {
 namespace {
 
 std::string read_text(const std::string& path, const char* what) {
-  namespace fs = std::filesystem;
   if (path.empty()) throw std::invalid_argument(std::string("the text task needs ") + what + " FILE");
-  if (fs::is_directory(path)) throw std::runtime_error(path + ": is a folder, expected a text file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot be read (missing or no permission)");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw std::runtime_error(path + ": read failed");
-  std::string text = ss.str();
+  std::string text = read_whole_file<std::runtime_error>(path, "a text file");
   if (text.empty()) throw std::runtime_error(path + ": is empty");
   return text;
 }
