@@ -1,6 +1,7 @@
 // var.cpp — the tape: recording, topological order, backward.
 #include "autograd/var.h"
 
+#include <unordered_map>
 #include <unordered_set>
 
 namespace mc {
@@ -118,7 +119,9 @@ std::vector<VarImpl*> topological_order(const Var& root) {
   return order;  // every Var appears after all of its inputs
 }
 
-void Var::backward() const {
+void Var::backward() const { backward(nullptr); }
+
+void Var::backward(const std::function<void(VarImpl* leaf)>& leaf_done) const {
   if (numel() != 1)
     throw ShapeError("backward: needs a loss with one element, got shape " + shape_str(shape()) +
                      " (reduce it, e.g. with sum, first)");
@@ -127,12 +130,27 @@ void Var::backward() const {
   Tensor& seed = const_cast<Var*>(this)->grad_buffer();
   add_(seed, Tensor::ones(shape(), dtype()));
   const std::vector<VarImpl*> order = topological_order(*this);
+  // For leaf_done: how many uses of each leaf (an input listed twice counts twice) have
+  // yet to run their backward. The last one makes the leaf's gradient final.
+  std::unordered_map<VarImpl*, int64_t> uses_left;
+  if (leaf_done)
+    for (VarImpl* v : order)
+      if (v->node)
+        for (const auto& in : v->node->inputs)
+          if (!in->node && in->requires_grad) ++uses_left[in.get()];
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     VarImpl* v = *it;
-    if (!v->node || !v->grad.defined()) continue;  // a leaf, or no gradient reached it
-    v->node->backward(v->grad);
-    // An intermediate gradient is not needed once passed on: free its memory.
-    if (!v->retains_grad && v != impl_.get()) v->grad = Tensor();
+    if (!v->node) continue;  // a leaf: reported by the last op that reads it
+    if (v->grad.defined()) {  // else no gradient reached it
+      v->node->backward(v->grad);
+      // An intermediate gradient is not needed once passed on: free its memory.
+      if (!v->retains_grad && v != impl_.get()) v->grad = Tensor();
+    }
+    if (leaf_done)
+      for (const auto& in : v->node->inputs) {
+        auto left = uses_left.find(in.get());
+        if (left != uses_left.end() && --left->second == 0 && in->grad.defined()) leaf_done(in.get());
+      }
   }
 }
 

@@ -72,6 +72,11 @@ class Var {
   // Backpropagates from this Var, which must hold one element: its gradient is seeded
   // with 1 (added to any gradient it already has).
   void backward() const;
+  // The same, calling leaf_done(leaf) as soon as a leaf's gradient is final (the last op
+  // that reads it has run its backward), while backward goes on with the rest. Data-
+  // parallel training starts summing those gradients across processes from there
+  // (dist/grad_sync.h). Leaves that no gradient reaches are not reported.
+  void backward(const std::function<void(VarImpl* leaf)>& leaf_done) const;
 
   const std::shared_ptr<VarImpl>& impl() const { return impl_; }
 

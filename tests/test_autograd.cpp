@@ -101,6 +101,33 @@ TEST_CASE("a long chain does not overflow the stack, in backward or in teardown"
   CHECK(z.item() == doctest::Approx(1.0));
 }
 
+TEST_CASE("backward(leaf_done) reports each leaf once, when its gradient is final") {
+  Generator g(3);
+  const Var x(Tensor::normal({4, 3}, 0, 1, g, DType::f64));  // an input: no gradient
+  Var w1(Tensor::normal({3, 5}, 0, 1, g, DType::f64), true);
+  Var w2(Tensor::normal({5, 2}, 0, 1, g, DType::f64), true);
+  Var unused(Tensor::normal({2}, 0, 1, g, DType::f64), true);
+  // w1 is read at the bottom (the first matmul) and twice at the top (w1 * w1).
+  const auto loss_of = [&] { return sum(tanh(matmul(tanh(matmul(x, w1)), w2))) + sum(mul(w1, w1)); };
+  loss_of().backward();
+  const Tensor want1 = w1.grad().clone(), want2 = w2.grad().clone();
+  w1.zero_grad(), w2.zero_grad();
+
+  std::vector<VarImpl*> reported;
+  std::vector<Tensor> at_report;  // each leaf's gradient at the moment it was reported
+  loss_of().backward([&](VarImpl* leaf) {
+    reported.push_back(leaf);
+    at_report.push_back(leaf->grad.clone());
+  });
+  REQUIRE(reported.size() == 2);  // not x (no gradient), not `unused` (none reaches it)
+  CHECK(reported[0] == w2.impl().get());  // w2 is done before backward reaches the first matmul
+  CHECK(reported[1] == w1.impl().get());
+  check_values(at_report[0], want2.to_vector(), 1e-15);
+  check_values(at_report[1], want1.to_vector(), 1e-15);
+  check_values(w1.grad(), want1.to_vector(), 1e-15);
+  CHECK_FALSE(unused.grad().defined());
+}
+
 TEST_CASE("topological order puts inputs first") {
   Var x = leaf({1}, {1});
   Var a = exp(x), b = mul(a, x), L = sum(b);

@@ -149,6 +149,12 @@ TEST_CASE("the other commands' flags: empty, wrong-type, out of range") {
       {{"plot", "curves", run, "--out", ""}, "--out"},
       {{"report", run}, "holds no finished runs"},
       {{"train", "--no-such-flag"}, "no-such-flag"},
+      {{"train", "--rank-timeout", "0"}, "--rank-timeout"},
+      {{"train", "--rank-timeout", "soon"}, "--rank-timeout"},
+      {{"train", "--bucket-kb", ""}, "--bucket-kb"},
+      {{"train", "--bucket-kb", "0"}, "--bucket-kb"},
+      {{"train", "--overlap=maybe"}, "--overlap"},
+      {{"eval", "--ckpt", run, "--rank-timeout", "-5"}, "--rank-timeout"},
       {{"frobnicate"}, "unknown command"},
   };
   for (const auto& [args, want] : cases) expect_error(args, want);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <tbb/global_control.h>
 
+#include "dist/comm.h"
 #include "train/commands.h"
 
 namespace mc {
@@ -91,9 +92,44 @@ int64_t flag_int(const cxxopts::ParseResult& r, const std::string& name, int64_t
   return v;
 }
 
-int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+namespace {
+
+// Discards what is written to it: the output of ranks other than 0.
+struct NullBuffer : std::streambuf {
+  int overflow(int c) override { return c; }
+};
+
+// Whether this rank prints `e`, and with which prefix. One process: always, plainly.
+// Several ranks (mpirun): a failure every rank reached is printed once (by rank 0, or
+// by the rank that failed first, train/ranks.h); anything else by the rank that saw it,
+// naming the rank.
+bool reports(const Launch& l, const std::exception& e, std::string& prefix) {
+  if (dynamic_cast<const QuietFailure*>(&e)) return false;
+  if (l.size == 1) return true;
+  const bool lost = dynamic_cast<const RankLost*>(&e) != nullptr;
+  if (lost || l.rank != 0) prefix = "rank " + std::to_string(l.rank) + ": ";
+  if (lost) return true;
+  // Before the ranks joined (or without MPI) every rank failed alike: rank 0 says it.
+  if (!built_with_mpi() || !Comm::world_started()) return l.rank == 0;
+  try {
+    const Comm& comm = Comm::world();
+    return comm.failure_agreed() ? comm.failure_reporter() == l.rank : true;
+  } catch (const std::exception&) {  // MPI did not start: every rank says so; rank 0 is enough
+    return l.rank == 0;
+  }
+}
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args, std::ostream& out_all, std::ostream& err) {
   const std::string cmd = args.empty() ? "" : args[0];
   bool known = false;  // whether cmd names a command (its --help is then the hint)
+  // Under mpirun only rank 0 prints output and progress.
+  const Launch launch = launch_from_env();
+  NullBuffer null_buffer;
+  std::ostream null_stream(&null_buffer);
+  std::ostream& out = launch.rank == 0 ? out_all : null_stream;
+  std::ostream& progress = launch.rank == 0 ? err : null_stream;
   try {
     if (cmd.empty()) {
       err << kUsage;
@@ -104,16 +140,27 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       return 0;
     }
     for (const Command& c : kCommands)
-      if (cmd == c.name) return known = true, c.run(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
+      if (cmd == c.name) {
+        known = true;
+        if (launch.size > 1 && cmd != "train" && cmd != "eval") {
+          if (launch.rank != 0) throw QuietFailure(2);  // rank 0 says it
+          throw UsageError("'" + cmd + "' runs in one process; only train and eval run on several MPI ranks");
+        }
+        return c.run(std::vector<std::string>(args.begin() + 1, args.end()), out, progress);
+      }
     throw UsageError("unknown command '" + cmd + "'");
   } catch (const Interrupted& e) {
     return 128 + e.signal;
+  } catch (const QuietFailure& e) {
+    return e.status;
   } catch (const UsageError& e) {
-    err << "minicope: error: " << e.what() << " (see 'minicope " << (known ? cmd + " " : "")
-        << "--help')\n";
+    std::string prefix;
+    if (reports(launch, e, prefix))
+      err << "minicope: error: " << prefix << e.what() << " (see 'minicope " << (known ? cmd + " " : "") << "--help')\n";
     return 2;
   } catch (const std::exception& e) {
-    err << "minicope: error: " << e.what() << "\n";
+    std::string prefix;
+    if (reports(launch, e, prefix)) err << "minicope: error: " << prefix << e.what() << "\n";
     return 1;
   }
 }

@@ -19,6 +19,13 @@ struct Interrupted : std::runtime_error {
   int signal;
 };
 
+// A failure that another rank reports (data-parallel runs, train/ranks.h): exit with
+// `status` and print nothing, so that one line, from one rank, tells what happened.
+struct QuietFailure : std::runtime_error {
+  explicit QuietFailure(int s) : std::runtime_error("reported by another rank"), status(s) {}
+  int status;
+};
+
 // Runs `minicope args...` (args excludes the program name) writing to out/err, and
 // returns the exit status: 0 success, 1 failure, 2 usage error. Never throws.
 int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

@@ -4,9 +4,12 @@
 #include <cxxopts.hpp>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
+#include "dist/comm.h"
 #include "train/cli.h"
 #include "train/commands.h"
+#include "train/ranks.h"
 #include "train/trainer.h"
 
 namespace mc {
@@ -63,6 +66,32 @@ std::string default_out(const RunConfig& cfg) {
   return "runs/" + cfg.task.name + "-" + pe + "-" + stamp;
 }
 
+// The flags of a run on several ranks (mpirun), for train and eval.
+void add_rank_flags(cxxopts::Options& options, bool training) {
+  options.add_options("ranks")("rank-timeout", "mpirun: seconds to wait for the other ranks before giving up [default: 300]",
+                               cxxopts::value<std::string>());
+  if (training)
+    options.add_options("ranks")("bucket-kb", "mpirun: gradients are summed in buckets of about N KiB [default: 1024]",
+                                 cxxopts::value<std::string>())(
+        "overlap", "mpirun: sum each bucket while backward computes the rest [default: true]",
+        cxxopts::value<std::string>()->implicit_value("true"));
+}
+
+// Joins the other ranks when mpirun started this process (initialising MPI), and
+// shares this machine's cores among its ranks unless --threads says otherwise.
+Comm& join_ranks(ParsedArgs& p) {
+  const auto& r = *p.result;
+  const int64_t timeout = r.count("rank-timeout") ? flag_int(r, "rank-timeout", 1, 7 * 24 * 3600) : 300;
+  Comm& comm = Comm::world();
+  comm.set_timeout(double(timeout));
+  if (comm.distributed() && !p.threads) {
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    const int each = std::max(1, cores / launch_from_env().local_size);
+    p.threads = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, size_t(each));
+  }
+  return comm;
+}
+
 }  // namespace
 
 int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -77,13 +106,20 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
       "stop-after", "stop after N steps of this invocation, with a checkpoint", cxxopts::value<std::string>())(
       "json", "print the final evaluation as JSON lines");
   add_setting_flags(options);
+  add_rank_flags(options, true);
   ParsedArgs p = parse_args(options, args);
   if (p.help) {
-    out << options.help({"", "task", "model", "optim", "run", "common"});
+    out << options.help({"", "task", "model", "optim", "run", "ranks", "common"});
     return 0;
   }
   const auto& r = *p.result;
   TrainOptions opt;
+  if (r.count("bucket-kb")) opt.bucket_bytes = flag_int(r, "bucket-kb", 1, int64_t(1) << 21) * 1024;
+  if (r.count("overlap")) {
+    const std::string v = r["overlap"].as<std::string>();
+    if (v != "true" && v != "false") throw UsageError("--overlap expects true or false, got '" + v + "'");
+    opt.overlap = v == "true";
+  }
   RunConfig cfg;
   try {
     cfg = gather(r, opt.given);
@@ -97,6 +133,7 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   else if (opt.resume) throw UsageError("--resume needs --out DIR, the run to continue");
   else opt.out = default_out(cfg);
   if (opt.out.empty()) throw UsageError("--out must not be empty");
+  join_ranks(p);  // after the flags: a mistake in them is the same on every rank, and rank 0 says it
   try {
     train(cfg, opt, out, err);
   } catch (const std::invalid_argument& e) {  // a setting that does not fit the task or the run
@@ -115,6 +152,7 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
       cxxopts::value<std::string>())("batch", "sequences per forward pass (default 64)",
                                                                  cxxopts::value<std::string>())(
       "json", "one JSON object per split");
+  add_rank_flags(options, false);
   ParsedArgs p = parse_args(options, args);
   if (p.help) {
     out << options.help();
@@ -123,7 +161,11 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
   const auto& r = *p.result;
   const int64_t batch = r.count("batch") ? flag_int(r, "batch", 1, 1 << 20) : 64;
   const std::string ckpt = r.count("ckpt") ? r["ckpt"].as<std::string>() : "";
-  LoadedRun run = load_run_flag(r.count("ckpt") ? &ckpt : nullptr, r.count("seq") ? flag_int(r, "seq", 1, 1 << 24) : 0, true);
+  Comm& comm = join_ranks(p);
+  LoadedRun run;
+  on_every_rank(comm, [&] {  // under mpirun each rank reads the checkpoint (and the task's data) itself
+    run = load_run_flag(r.count("ckpt") ? &ckpt : nullptr, r.count("seq") ? flag_int(r, "seq", 1, 1 << 24) : 0, true);
+  });
   std::vector<std::string> splits = run.task->splits();
   if (r.count("split")) {
     const std::string want = r["split"].as<std::string>();
@@ -136,7 +178,7 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
   }
   std::vector<EvalMetrics> ms;
   for (const std::string& s : splits) {
-    ms.push_back(evaluate(*run.model, s, run.task->eval_set(s), batch));
+    ms.push_back(evaluate(*run.model, s, run.task->eval_set(s), batch, &comm));
     ms.back().unit = run.task->unit();
   }
   (void)err;

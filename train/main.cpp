@@ -2,6 +2,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "dist/comm.h"
 #include "train/cli.h"
 
 int main(int argc, char** argv) {
@@ -9,5 +10,8 @@ int main(int argc, char** argv) {
   // Past a file-size limit (ulimit -f), write() then fails with EFBIG and the save
   // reports it, instead of the process being killed mid-file.
   std::signal(SIGXFSZ, SIG_IGN);
-  return mc::run_cli(std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr);
+  const int status = mc::run_cli(std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr);
+  std::cout.flush();
+  mc::Comm::finish_world(status);  // under mpirun: finalise MPI, or end the job on a failure of this rank alone
+  return status;
 }

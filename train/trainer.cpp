@@ -1,7 +1,10 @@
 // trainer.cpp — the training loop, evaluation, checkpoints of a run.
 #include "train/trainer.h"
 
+#include "dist/grad_sync.h"
 #include "train/cli.h"
+#include "train/files.h"
+#include "train/ranks.h"
 
 #include <chrono>
 #include <cmath>
@@ -95,8 +98,8 @@ double meta_real(const TensorFile& f, const std::string& key, const std::string&
   }
 }
 
-TensorFile open_checkpoint(const std::string& path) {
-  TensorFile f = load_safetensors(path);
+// A run checkpoint's checks on a parsed file: format, version, checksums.
+TensorFile check_run_file(TensorFile f, const std::string& path) {
   auto fmt = f.metadata.find("format");
   if (fmt == f.metadata.end() || fmt->second != kFormat)
     throw CheckpointError(path + ": not a minicope run checkpoint (no format '" + kFormat + "' in its metadata)");
@@ -106,6 +109,8 @@ TensorFile open_checkpoint(const std::string& path) {
   if (!f.checksummed) throw CheckpointError(path + ": has no checksums (a minicope run checkpoint always has them)");
   return f;
 }
+
+TensorFile open_checkpoint(const std::string& path) { return check_run_file(load_safetensors(path), path); }
 
 RunConfig config_of(const TensorFile& f, const std::string& path) {
   try {
@@ -225,12 +230,60 @@ void restore_vocab(RunConfig& cfg, const TensorFile& f, const std::string& path)
   }
 }
 
+// ---- data parallelism ----------------------------------------------------------------------
+// The share [lo, hi) of n items that this rank takes: contiguous, sizes differing by at most one.
+std::pair<int64_t, int64_t> shard(int64_t n, const Comm& comm) {
+  const int64_t r = comm.rank(), p = comm.size();
+  return {n * r / p, n * (r + 1) / p};
+}
+
+// Scored predictions (the loss's denominator) and all predictions of some examples.
+int64_t scored_count(const std::vector<Example>& xs) {
+  int64_t n = 0;
+  for (const Example& x : xs)
+    for (uint8_t s : x.scored) n += s != 0;
+  return n;
+}
+int64_t prediction_count(const std::vector<Example>& xs) {
+  int64_t n = 0;
+  for (const Example& x : xs) n += int64_t(x.scored.size());
+  return n;
+}
+
+// Checks that every rank holds the same weights (a hash of their bytes), which the
+// summed gradients guarantee; a difference is a bug, reported instead of trained on.
+void check_same_weights(Comm& comm, const Module& model, const std::string& when) {
+  if (!comm.distributed()) return;
+  uint64_t h = fnv1a64(nullptr, 0);
+  for (const auto& [name, p] : model.named_parameters()) h = fnv1a64(p.value().raw(), p.value().nbytes(), h);
+  // Each rank's hash as two exact 32-bit halves in its own slots of a summed vector.
+  std::vector<double> all(2 * size_t(comm.size()), 0.0);
+  all[2 * size_t(comm.rank())] = double(h >> 32);
+  all[2 * size_t(comm.rank()) + 1] = double(h & 0xffffffffULL);
+  comm.sum(all.data(), int64_t(all.size()), "comparing the weights after " + when);
+  for (int r = 1; r < comm.size(); ++r)
+    if (all[2 * size_t(r)] != all[0] || all[2 * size_t(r) + 1] != all[1]) {
+      comm.mark_failure_agreed();
+      throw std::runtime_error("after " + when + ": the weights of rank " + std::to_string(r) +
+                               " differ from rank 0's (a bug in the gradient sum; please report it)");
+    }
+}
+
+// "gradient sums: 4 buckets, 1.2 s waiting (3% of the run)".
+std::string sync_summary(const GradSync& sync, double seconds) {
+  char b[128];
+  std::snprintf(b, sizeof b, "gradient sums: %zu bucket%s, %.1f s waiting (%.1f%% of the run)", sync.buckets(),
+                sync.buckets() == 1 ? "" : "s", sync.wait_seconds(), 100.0 * sync.wait_seconds() / std::max(1e-9, seconds));
+  return b;
+}
+
 }  // namespace
 
 double EvalMetrics::ppl() const { return std::exp(loss); }
 double EvalMetrics::bits() const { return loss / std::log(2.0); }
 
-EvalMetrics evaluate(Transformer& model, const std::string& split, const std::vector<Example>& set, int64_t batch) {
+EvalMetrics evaluate(Transformer& model, const std::string& split, const std::vector<Example>& set, int64_t batch,
+                     Comm* comm) {
   NoGradGuard no_grad;
   const bool was_training = model.training();
   model.eval();
@@ -238,8 +291,10 @@ EvalMetrics evaluate(Transformer& model, const std::string& split, const std::ve
   m.split = split;
   double loss_sum = 0.0;
   int64_t wrong_seq = 0, wrong_tok = 0;
-  for (size_t at = 0; at < set.size(); at += size_t(batch)) {
-    const std::vector<Example> chunk(set.begin() + long(at), set.begin() + long(std::min(set.size(), at + size_t(batch))));
+  // Several ranks: each scores its own contiguous share of the set; the sums are summed.
+  const auto [lo, hi] = comm ? shard(int64_t(set.size()), *comm) : std::pair<int64_t, int64_t>{0, int64_t(set.size())};
+  for (size_t at = size_t(lo); at < size_t(hi); at += size_t(batch)) {
+    const std::vector<Example> chunk(set.begin() + long(at), set.begin() + long(std::min(size_t(hi), at + size_t(batch))));
     const TokenBatch b = make_batch(chunk);
     const Tensor logits = model.forward(b.inputs).value().to(DType::f64);  // [B,L,V]
     const int64_t B = b.inputs.size(0), L = b.inputs.size(1), V = logits.size(2);
@@ -264,6 +319,12 @@ EvalMetrics evaluate(Transformer& model, const std::string& split, const std::ve
       wrong_seq += seq_wrong;
     }
     m.examples += B;
+  }
+  if (comm && comm->distributed()) {  // counts below 2^53 are exact in a double
+    double sums[5] = {loss_sum, double(m.scored), double(m.examples), double(wrong_seq), double(wrong_tok)};
+    comm->sum(sums, 5, "summing the evaluation of split '" + split + "'");
+    loss_sum = sums[0], m.scored = int64_t(sums[1]), m.examples = int64_t(sums[2]);
+    wrong_seq = int64_t(sums[3]), wrong_tok = int64_t(sums[4]);
   }
   m.loss = m.scored ? loss_sum / double(m.scored) : 0.0;
   m.error_rate = m.examples ? double(wrong_seq) / double(m.examples) : 0.0;
@@ -328,69 +389,99 @@ void print_metrics(std::ostream& out, const Task& task, const std::vector<EvalMe
 }
 
 std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostream& out, std::ostream& err) {
-  if (opt.out.empty()) throw std::invalid_argument("--out DIR is required");
+  // Data-parallel runs (docs/distributed.md): every rank runs this function. Rank 0 owns
+  // the run folder: it alone reads and writes it and prints; the others get what they
+  // need from it through the collectives.
+  Comm& comm = Comm::world();
+  const bool root = comm.rank() == 0;
   const fs::path dir(opt.out);
   const std::string last_path = (dir / "last.safetensors").string(), best_path = (dir / "best.safetensors").string();
-  if (fs::exists(dir) && !fs::is_directory(dir)) throw std::invalid_argument("--out " + opt.out + ": exists and is not a folder");
 
+  // 1. Rank 0 checks the run folder and reads the checkpoint to resume; every rank gets it.
+  std::string resumed_bytes;
+  on_every_rank(comm, [&] {
+    if (opt.out.empty()) throw std::invalid_argument("--out DIR is required");
+    if (!root) return;
+    if (fs::exists(dir) && !fs::is_directory(dir)) throw std::invalid_argument("--out " + opt.out + ": exists and is not a folder");
+    if (opt.resume) {
+      if (!fs::exists(last_path)) throw std::invalid_argument("--resume: " + last_path + " does not exist (nothing to resume)");
+      resumed_bytes = read_whole_file<CheckpointError>(last_path, "a .safetensors file");
+    } else if (fs::exists(last_path) || fs::exists(best_path)) {
+      throw std::invalid_argument("--out " + opt.out + " already holds a run; pass --resume to continue it, or choose another folder");
+    }
+  });
+  if (opt.resume) resumed_bytes = comm.broadcast(std::move(resumed_bytes), 0, "sending the checkpoint to resume");
+
+  // 2. Every rank builds the same task, model and optimizer (the same work, so the same
+  // outcome; the agreement is a safety net for a rank that cannot read its data).
   TensorFile resumed;
-  if (opt.resume) {
-    if (!fs::exists(last_path)) throw std::invalid_argument("--resume: " + last_path + " does not exist (nothing to resume)");
-    resumed = open_checkpoint(last_path);
-    // The run keeps its configuration; only the length of the run and its logging may change.
-    RunConfig stored = config_of(resumed, last_path);
-    const nlohmann::json want = to_json(cfg), have = to_json(stored);
-    static const std::set<std::string> kFree = {"steps", "eval-every", "log-every"};
-    for (const std::string& name : opt.given)
-      if (!kFree.count(name) && have.contains(name) && want[name] != have[name])
-        throw std::invalid_argument("--resume: --" + name + " " + want[name].dump() + " differs from the run's " +
-                                    have[name].dump() + " (a resumed run keeps its configuration; only --steps, "
-                                    "--eval-every and --log-every may change)");
-    const RunConfig asked = cfg;
-    cfg = stored;
-    restore_vocab(cfg, resumed, last_path);
-    if (opt.given.count("steps")) cfg.steps = asked.steps;
-    if (opt.given.count("eval-every")) cfg.eval_every = asked.eval_every;
-    if (opt.given.count("log-every")) cfg.log_every = asked.log_every;
-  } else if (fs::exists(last_path) || fs::exists(best_path)) {
-    throw std::invalid_argument("--out " + opt.out + " already holds a run; pass --resume to continue it, or choose another folder");
-  }
-
-  if (cfg.task.name == "text") {  // the windows are the model's context
-    if (cfg.model.seq == 0) cfg.model.seq = 128;
-    cfg.task.context = cfg.model.seq;
-  } else if (!cfg.task.val.empty()) {
-    throw std::invalid_argument("--val applies to --task text");
-  }
-  std::unique_ptr<Task> task = make_task(cfg.task);
-  resolve(cfg, *task);
-  cfg.task.vocab.clear();  // stored in the checkpoint's metadata, not in its configuration
-  Transformer model(cfg.model, uint64_t(cfg.seed));
-  AdamW adam(model.named_parameters(), cfg.optim);
+  std::unique_ptr<Task> task;
+  std::unique_ptr<Transformer> model_ptr;
+  std::unique_ptr<AdamW> adam_ptr;
   RunState st;
-  st.data_rng = Generator(uint64_t(cfg.seed) ^ 0xda7a5eedULL);
-
-  if (opt.resume) {
-    for (auto& [name, p] : model.named_parameters()) restore(resumed, name, p.value(), last_path);
-    for (size_t k = 0; k < adam.params().size(); ++k) {
-      restore(resumed, "optim.m." + adam.params()[k].first, adam.m()[k], last_path);
-      restore(resumed, "optim.v." + adam.params()[k].first, adam.v()[k], last_path);
+  on_every_rank(comm, [&] {
+    if (opt.resume) {
+      resumed = check_run_file(parse_safetensors(resumed_bytes, last_path), last_path);
+      resumed_bytes = std::string();
+      // The run keeps its configuration; only the length of the run and its logging may change.
+      RunConfig stored = config_of(resumed, last_path);
+      const nlohmann::json want = to_json(cfg), have = to_json(stored);
+      static const std::set<std::string> kFree = {"steps", "eval-every", "log-every"};
+      for (const std::string& name : opt.given)
+        if (!kFree.count(name) && have.contains(name) && want[name] != have[name])
+          throw std::invalid_argument("--resume: --" + name + " " + want[name].dump() + " differs from the run's " +
+                                      have[name].dump() + " (a resumed run keeps its configuration; only --steps, "
+                                      "--eval-every and --log-every may change)");
+      const RunConfig asked = cfg;
+      cfg = stored;
+      restore_vocab(cfg, resumed, last_path);
+      if (opt.given.count("steps")) cfg.steps = asked.steps;
+      if (opt.given.count("eval-every")) cfg.eval_every = asked.eval_every;
+      if (opt.given.count("log-every")) cfg.log_every = asked.log_every;
+    }
+    if (cfg.task.name == "text") {  // the windows are the model's context
+      if (cfg.model.seq == 0) cfg.model.seq = 128;
+      cfg.task.context = cfg.model.seq;
+    } else if (!cfg.task.val.empty()) {
+      throw std::invalid_argument("--val applies to --task text");
+    }
+    if (cfg.batch < comm.size())
+      throw std::invalid_argument("--batch " + std::to_string(cfg.batch) + " is smaller than the " +
+                                  std::to_string(comm.size()) + " ranks (each rank takes a share of every batch)");
+    task = make_task(cfg.task);
+    resolve(cfg, *task);
+    cfg.task.vocab.clear();  // stored in the checkpoint's metadata, not in its configuration
+    model_ptr = std::make_unique<Transformer>(cfg.model, uint64_t(cfg.seed));
+    adam_ptr = std::make_unique<AdamW>(model_ptr->named_parameters(), cfg.optim);
+    st.data_rng = Generator(uint64_t(cfg.seed) ^ 0xda7a5eedULL);
+    if (!opt.resume) return;
+    for (auto& [name, p] : model_ptr->named_parameters()) restore(resumed, name, p.value(), last_path);
+    for (size_t k = 0; k < adam_ptr->params().size(); ++k) {
+      restore(resumed, "optim.m." + adam_ptr->params()[k].first, adam_ptr->m()[k], last_path);
+      restore(resumed, "optim.v." + adam_ptr->params()[k].first, adam_ptr->v()[k], last_path);
     }
     st.step = meta_int(resumed, "step", last_path);
-    adam.set_steps_taken(meta_int(resumed, "optim_steps", last_path));
+    adam_ptr->set_steps_taken(meta_int(resumed, "optim_steps", last_path));
     st.best_error = meta_real(resumed, "best_error", last_path);
     st.best_loss = meta_real(resumed, "best_loss", last_path);
     st.best_step = meta_int(resumed, "best_step", last_path);
     try {
       st.data_rng.set_state(resumed.meta("rng_data"));
-      model.dropout_rng.set_state(resumed.meta("rng_dropout"));
+      model_ptr->dropout_rng.set_state(resumed.meta("rng_dropout"));
     } catch (const std::invalid_argument&) {
       throw CheckpointError(last_path + ": the stored generator states are corrupt");
     }
     if (st.step >= cfg.steps)
       throw std::invalid_argument("--resume: the run is already at step " + std::to_string(st.step) + " of --steps " +
                                   std::to_string(cfg.steps) + "; pass a larger --steps to train further");
-  }
+  });
+  Transformer& model = *model_ptr;
+  AdamW& adam = *adam_ptr;
+  resumed = TensorFile();
+  // Each rank draws its own dropout masks (rank 0 keeps the stored stream, so one rank
+  // trains exactly as before); weights stay identical because gradients are summed.
+  if (comm.rank() > 0) model.dropout_rng.seed(fnv1a64(model.dropout_rng.state().data(), model.dropout_rng.state().size()) +
+                                              uint64_t(comm.rank()));
 
   // The fixed evaluation sets: "valid" chooses the best checkpoint, the task's splits are reported.
   std::vector<std::string> split_names{"valid"};
@@ -399,31 +490,46 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
   std::vector<std::vector<Example>> sets;
   for (const std::string& s : split_names) sets.push_back(task->eval_set(s));
   const int64_t eval_batch = std::max<int64_t>(cfg.batch, 64);
+  const auto evaluate_all = [&](Transformer& m, const std::vector<std::string>& names) {
+    std::vector<EvalMetrics> ms;
+    for (size_t s = 0; s < names.size(); ++s) {
+      ms.push_back(evaluate(m, names[s], sets[s], eval_batch, &comm));
+      ms.back().unit = task->unit();
+    }
+    return ms;
+  };
 
-  fs::create_directories(dir);
-  {  // the configuration, for people (checkpoints carry their own copy)
-    std::ofstream cj(dir / "config.json");
-    cj << to_json(cfg).dump(2) << "\n";
-  }
-  std::ofstream metrics(dir / "metrics.jsonl", opt.resume ? std::ios::app : std::ios::trunc);
-  if (!metrics) throw std::runtime_error((dir / "metrics.jsonl").string() + ": cannot be written");
+  std::ofstream metrics;
+  on_every_rank(comm, [&] {
+    if (!root) return;
+    fs::create_directories(dir);
+    {  // the configuration, for people (checkpoints carry their own copy)
+      std::ofstream cj(dir / "config.json");
+      cj << to_json(cfg).dump(2) << "\n";
+    }
+    metrics.open(dir / "metrics.jsonl", opt.resume ? std::ios::app : std::ios::trunc);
+    if (!metrics) throw std::runtime_error((dir / "metrics.jsonl").string() + ": cannot be written");
+  });
 
   const int64_t log_every = cfg.log_every > 0 ? cfg.log_every : std::max<int64_t>(1, cfg.steps / 20);
   Progress progress(err, st.step, cfg.steps, log_every);
   progress.message("minicope: training " + cfg.model.pe + " on " + task->name() + " (" +
                    std::to_string(model.parameter_count()) + " parameters, context " + std::to_string(cfg.model.seq) +
-                   ", " + std::to_string(cfg.steps) + " steps) into " + opt.out);
+                   ", " + std::to_string(cfg.steps) + " steps" +
+                   (comm.distributed() ? ", " + std::to_string(comm.size()) + " ranks" : "") + ") into " + opt.out);
   std::vector<EvalMetrics> best_metrics;
   int64_t tokens = 0;
   const int64_t first = st.step;
   int64_t saved_step = opt.resume ? st.step : -1;  // the step of the last checkpoint on disk
   const auto save_last = [&] {
-    save_run(last_path, cfg, *task, model, adam, st);
+    if (root) save_run(last_path, cfg, *task, model, adam, st);
     saved_step = st.step;
   };
   // A step whose loss or gradients are not finite stops the run; the checkpoint on disk
-  // is the last good one (it is never overwritten by a bad step).
+  // is the last good one (it is never overwritten by a bad step). Every rank sees the
+  // same summed loss and gradients, so all stop together.
   const auto stop_bad = [&](const std::string& what, const std::string& culprit) {
+    comm.mark_failure_agreed();
     throw std::runtime_error("step " + std::to_string(st.step + 1) + ": " + what +
                              (culprit.empty() ? "" : " (" + culprit + ")") + "; training stopped; " +
                              (saved_step >= 0 ? "the last good checkpoint is " + last_path + " (step " +
@@ -432,79 +538,130 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
                              " (try a lower --lr or --clip)");
   };
   StopSignals signals;
+  comm.watch_stop_flag(&g_signal);
+  GradSync grad_sync(comm, model.named_parameters(), opt.bucket_bytes, opt.overlap);
   double last_loss = 0.0;
-  while (st.step < cfg.steps) {
-    std::vector<Example> examples;
-    for (int64_t i = 0; i < cfg.batch; ++i) examples.push_back(task->sample(st.data_rng));
-    const TokenBatch b = make_batch(examples);
-    model.zero_grad();
-    Var loss = cross_entropy(model.forward(b.inputs), b.targets, b.mask);
-    last_loss = loss.item();
-    if (!std::isfinite(last_loss))
-      stop_bad(std::string("the loss is ") + (std::isnan(last_loss) ? "NaN" : "infinite"), first_non_finite(model, false));
-    loss.backward();
-    const double norm = adam.clip_gradients();
-    if (!std::isfinite(norm)) stop_bad("a gradient is not finite", first_non_finite(model, true));
-    const double lr = learning_rate(cfg.optim, st.step, cfg.steps);
-    adam.step(lr);
-    ++st.step;
-    tokens += b.inputs.numel();
-    const double tps = double(tokens) / std::max(1e-9, progress.seconds());
-    progress.step(st.step, last_loss, tps);
-    if (st.step % log_every == 0)
-      metrics << nlohmann::json{{"step", st.step}, {"loss", last_loss}, {"lr", lr}, {"grad_norm", norm}, {"tokens_per_s", tps}}.dump()
-              << "\n" << std::flush;
+  // When another rank is lost mid-run, rank 0 still holds a whole state: that of the
+  // last finished step (weights and moments change only in adam.step), once the
+  // generators are put back to where that step left them. It saves it before it stops.
+  Generator data_rng_before = st.data_rng, dropout_rng_before = model.dropout_rng;
+  bool mid_step = false;
+  try {
+    while (st.step < cfg.steps) {
+      data_rng_before = st.data_rng, dropout_rng_before = model.dropout_rng, mid_step = true;
+      // Every rank draws the whole global batch (the same data generator everywhere: the
+      // run is the same whatever the number of ranks) and trains on its share of it.
+      std::vector<Example> examples;
+      for (int64_t i = 0; i < cfg.batch; ++i) examples.push_back(task->sample(st.data_rng));
+      const auto [lo, hi] = shard(int64_t(examples.size()), comm);
+      const std::vector<Example> mine(examples.begin() + lo, examples.begin() + hi);
+      const TokenBatch b = make_batch(mine);
+      model.zero_grad();
+      Var loss = cross_entropy(model.forward(b.inputs), b.targets, b.mask);
+      const std::string step_name = "step " + std::to_string(st.step + 1);
+      int stop_signal = g_signal;
+      if (comm.distributed()) {
+        // The loss of the whole batch is the mean over all its scored predictions: this
+        // rank's mean, weighted by its share of them. Its gradient is then this rank's share
+        // of the one-process gradient. The sum also agrees on a stop signal.
+        const double share = double(scored_count(mine)) / double(scored_count(examples));
+        loss = loss * share;
+        double control[3] = {loss.item(), g_signal == SIGINT ? 1.0 : 0.0, g_signal == SIGTERM ? 1.0 : 0.0};
+        comm.sum(control, 3, "summing the loss of " + step_name);
+        last_loss = control[0];
+        stop_signal = control[1] > 0 ? SIGINT : control[2] > 0 ? SIGTERM : 0;
+      } else {
+        last_loss = loss.item();
+      }
+      if (!std::isfinite(last_loss))
+        stop_bad(std::string("the loss is ") + (std::isnan(last_loss) ? "NaN" : "infinite"), first_non_finite(model, false));
+      loss.backward(grad_sync.leaf_done());
+      grad_sync.finish(step_name);
+      const double norm = adam.clip_gradients();
+      if (!std::isfinite(norm)) stop_bad("a gradient is not finite", first_non_finite(model, true));
+      const double lr = learning_rate(cfg.optim, st.step, cfg.steps);
+      adam.step(lr);
+      ++st.step;
+      mid_step = false;
+      tokens += prediction_count(examples);
+      const double tps = double(tokens) / std::max(1e-9, progress.seconds());
+      progress.step(st.step, last_loss, tps);
+      if (root && st.step % log_every == 0)
+        metrics << nlohmann::json{{"step", st.step}, {"loss", last_loss}, {"lr", lr}, {"grad_norm", norm},
+                                  {"tokens_per_s", tps}}.dump()
+                << "\n" << std::flush;
+      if (!comm.distributed()) stop_signal = g_signal;  // one rank: a signal during the step counts now
 
-    const bool stopping = opt.stop_after > 0 && st.step - first >= opt.stop_after;
-    if (st.step % cfg.eval_every == 0 || st.step == cfg.steps) {
-      std::vector<EvalMetrics> ms;
-      for (size_t s = 0; s < sets.size(); ++s) ms.push_back(evaluate(model, split_names[s], sets[s], eval_batch));
-      for (EvalMetrics& m : ms) m.unit = task->unit();
-      for (const EvalMetrics& m : ms) metrics << metrics_line(*task, m, st.step) << "\n";
-      metrics << std::flush;
-      std::string summary = "  eval @" + std::to_string(st.step) + ":";
-      for (const EvalMetrics& m : ms) {
-        char b2[64];
-        if (task->is_text()) std::snprintf(b2, sizeof b2, " %s loss %.4f", m.split.c_str(), m.loss);
-        else std::snprintf(b2, sizeof b2, " %s %.2f%%", m.split.c_str(), 100 * m.error_rate);
-        summary += b2;
+      const bool stopping = opt.stop_after > 0 && st.step - first >= opt.stop_after;
+      if (st.step % cfg.eval_every == 0 || st.step == cfg.steps) {
+        check_same_weights(comm, model, step_name);
+        std::vector<EvalMetrics> ms = evaluate_all(model, split_names);
+        if (root) {
+          for (const EvalMetrics& m : ms) metrics << metrics_line(*task, m, st.step) << "\n";
+          metrics << std::flush;
+        }
+        std::string summary = "  eval @" + std::to_string(st.step) + ":";
+        for (const EvalMetrics& m : ms) {
+          char b2[64];
+          if (task->is_text()) std::snprintf(b2, sizeof b2, " %s loss %.4f", m.split.c_str(), m.loss);
+          else std::snprintf(b2, sizeof b2, " %s %.2f%%", m.split.c_str(), 100 * m.error_rate);
+          summary += b2;
+        }
+        const EvalMetrics& valid = ms[0];
+        // text: the lowest loss; tasks: the lowest error, then the lowest loss
+        const double err_v = task->is_text() ? valid.loss : valid.error_rate;
+        const bool better = err_v < st.best_error || (err_v == st.best_error && valid.loss < st.best_loss);
+        if (better) {
+          st.best_error = err_v, st.best_loss = valid.loss, st.best_step = st.step;
+          best_metrics.assign(task->is_text() ? ms.begin() : ms.begin() + 1, ms.end());
+          if (root) save_run(best_path, cfg, *task, model, adam, st);
+          summary += "  (best)";
+        }
+        progress.message(summary);
+        save_last();
+      } else if (stopping || stop_signal) {
+        save_last();
       }
-      const EvalMetrics& valid = ms[0];
-      // text: the lowest loss; tasks: the lowest error, then the lowest loss
-      const double err_v = task->is_text() ? valid.loss : valid.error_rate;
-      const bool better = err_v < st.best_error || (err_v == st.best_error && valid.loss < st.best_loss);
-      if (better) {
-        st.best_error = err_v, st.best_loss = valid.loss, st.best_step = st.step;
-        best_metrics.assign(task->is_text() ? ms.begin() : ms.begin() + 1, ms.end());
-        save_run(best_path, cfg, *task, model, adam, st);
-        summary += "  (best)";
+      if (stop_signal) {
+        comm.mark_failure_agreed();
+        progress.message(std::string("minicope: ") + (stop_signal == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)") +
+                         " at step " + std::to_string(st.step) + " of " + std::to_string(cfg.steps) + "; saved " +
+                         last_path + "; continue with: minicope train --out " + opt.out + " --resume");
+        throw Interrupted(stop_signal);
       }
-      progress.message(summary);
-      save_last();
-    } else if (stopping || g_signal) {
-      save_last();
+      if (stopping && st.step < cfg.steps) {
+        progress.message("minicope: stopped after " + std::to_string(opt.stop_after) + " steps at step " +
+                         std::to_string(st.step) + "; continue with --resume");
+        return {};
+      }
     }
-    if (g_signal) {
-      const int sig = g_signal;
-      progress.message(std::string("minicope: ") + (sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)") +
-                       " at step " + std::to_string(st.step) + " of " + std::to_string(cfg.steps) + "; saved " +
-                       last_path + "; continue with: minicope train --out " + opt.out + " --resume");
-      throw Interrupted(sig);
+  } catch (const RankLost& e) {
+    if (!root) throw;
+    if (mid_step) st.data_rng = data_rng_before, model.dropout_rng = dropout_rng_before;
+    std::string saved;
+    if (st.step > saved_step) {
+      try {
+        save_last();
+        saved = "; saved step " + std::to_string(st.step) + " to " + last_path;
+      } catch (const std::exception& se) {
+        saved = std::string("; saving the last step failed too: ") + se.what();
+      }
+    } else if (saved_step >= 0) {
+      saved = "; the last checkpoint is " + last_path + " (step " + std::to_string(saved_step) + ")";
     }
-    if (stopping && st.step < cfg.steps) {
-      progress.message("minicope: stopped after " + std::to_string(opt.stop_after) + " steps at step " +
-                       std::to_string(st.step) + "; continue with --resume");
-      return {};
-    }
+    throw RankLost(e.what() + saved + (saved_step >= 0 ? "; continue with: minicope train --out " + opt.out + " --resume" : ""));
   }
   progress.message("minicope: done in " + duration(progress.seconds()) + "; best checkpoint: step " +
-                   std::to_string(st.best_step) + " (" + best_path + ")");
+                   std::to_string(st.best_step) + " (" + best_path + ")" +
+                   (comm.distributed() ? "; " + sync_summary(grad_sync, progress.seconds()) : ""));
   if (best_metrics.empty()) {  // resumed past the best: evaluate the stored best checkpoint
-    LoadedRun best = load_run(best_path);
-    for (const std::string& s : task->splits()) {
-      best_metrics.push_back(evaluate(*best.model, s, task->eval_set(s), eval_batch));
-      best_metrics.back().unit = task->unit();
-    }
+    std::string bytes = root ? read_whole_file<CheckpointError>(best_path, "a .safetensors file") : std::string();
+    bytes = comm.broadcast(std::move(bytes), 0, "sending the best checkpoint");
+    LoadedRun best = run_from_file(check_run_file(parse_safetensors(bytes, best_path), best_path), best_path, 0, false);
+    split_names = task->splits();
+    sets.clear();
+    for (const std::string& s : split_names) sets.push_back(task->eval_set(s));
+    best_metrics = evaluate_all(*best.model, split_names);
   }
   print_metrics(out, *task, best_metrics, opt.json, st.best_step);
   return best_metrics;
@@ -529,8 +686,12 @@ LoadedRun load_run(const std::string& path, int64_t seq, bool with_task) {
     if (!fs::exists(file)) file = (fs::path(path) / "last.safetensors").string();
     if (!fs::exists(file)) throw std::invalid_argument(path + ": holds no best.safetensors or last.safetensors");
   }
+  return run_from_file(open_checkpoint(file), file, seq, with_task);
+}
+
+LoadedRun run_from_file(TensorFile f, const std::string& file, int64_t seq, bool with_task) {
   LoadedRun r;
-  r.file = open_checkpoint(file);
+  r.file = std::move(f);
   r.cfg = config_of(r.file, file);
   restore_vocab(r.cfg, r.file, file);
   if (seq > 0) {
