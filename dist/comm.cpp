@@ -95,6 +95,8 @@ void Comm::init_mpi(const Launch& l) {
   MPI_Comm_set_errhandler(mpi_->comm, MPI_ERRORS_RETURN);
   MPI_Comm_rank(mpi_->comm, &rank_);
   MPI_Comm_size(mpi_->comm, &size_);
+  const int kill_after = env_int("OMPI_MCA_odls_base_sigkill_timeout", 1);
+  grace_ = std::max(0.5, double(kill_after) / 2);  // the other half: rank 0's save and its line
 }
 
 // Waits for `reqs` to complete: spins briefly, then polls every 20 us. Throws RankLost
@@ -213,6 +215,12 @@ void Comm::finish(int status) {
   if (!mpi_ || finished_) return;
   finished_ = true;
   std::fflush(nullptr);
+  if (lost_ && rank_ != 0) {
+    // Rank 0 may still be waiting out its own deadline, then saving the last step; it
+    // ends the job (MPI_Abort) when done. Aborting first would kill it mid-save, so
+    // give it time. If rank 0 is the one lost, this rank ends the job after the pause.
+    std::this_thread::sleep_for(std::chrono::duration<double>(10.0 + grace_));
+  }
   if (lost_ || (status != 0 && !failure_agreed_)) MPI_Abort(mpi_->comm, status != 0 ? status : 1);
   else MPI_Finalize();
 }

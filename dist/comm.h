@@ -52,14 +52,15 @@ class Comm {
   void set_timeout(double seconds) { timeout_ = seconds; }
   double timeout() const { return timeout_; }
   // A flag that a signal handler sets (SIGINT/SIGTERM). While it is set, a collective
-  // waits at most `grace` more seconds before giving up with RankLost: when a rank
+  // waits at most `grace()` more seconds before giving up with RankLost: when a rank
   // dies, mpirun sends SIGTERM to the others and SIGKILL 1 s later
   // (odls_base_sigkill_timeout), and a rank waiting for the dead one must give up,
-  // save and say why in between.
-  void watch_stop_flag(const volatile std::sig_atomic_t* flag, double grace = 0.5) {
-    stop_flag_ = flag;
-    grace_ = grace;
-  }
+  // save and say why in between. The grace is half of mpirun's
+  // odls_base_sigkill_timeout (0.5 s by default; mpirun passes a setting on in
+  // OMPI_MCA_odls_base_sigkill_timeout), so that a longer one gives every rank time
+  // to finish a step and rank 0 time to save.
+  void watch_stop_flag(const volatile std::sig_atomic_t* flag) { stop_flag_ = flag; }
+  double grace() const { return grace_; }
 
   // ---- collectives: every rank calls them in the same order -------------------------
   // Sums x[0..n) over the ranks, in place; every rank gets the same result.

@@ -13,16 +13,19 @@ GradSync::GradSync(Comm& comm, std::vector<std::pair<std::string, Var>> params, 
     const Tensor& v = params_[k].second.value();
     index_[params_[k].second.impl().get()] = k;
     if (buckets_.empty() || buckets_.back().dtype != v.dtype() ||
-        int64_t(buckets_.back().flat.nbytes()) + int64_t(v.nbytes()) > bucket_bytes) {
-      if (buckets_.empty() || !buckets_.back().params.empty()) buckets_.push_back(Bucket{v.dtype(), {}, {}, Tensor(), 0});
+        (buckets_.back().elements + v.numel()) * int64_t(dtype_size(v.dtype())) > bucket_bytes) {
+      if (buckets_.empty() || !buckets_.back().params.empty()) buckets_.push_back(Bucket{v.dtype(), {}, {}, 0, Tensor(), 0});
     }
     Bucket& b = buckets_.back();
     b.dtype = v.dtype();
     b.offset.push_back(b.params.empty() ? 0 : b.offset.back() + params_[b.params.back()].second.numel());
     b.params.push_back(k);
-    b.flat = Tensor::zeros({b.offset.back() + v.numel()}, b.dtype);  // sized as it grows; refilled each step
+    b.elements = b.offset.back() + v.numel();
     bucket_of_[k] = buckets_.size() - 1;
   }
+  // After the gradients, one more element per parameter: 1 where this rank has a
+  // gradient for it. Summed, it says whether any rank had one.
+  for (Bucket& b : buckets_) b.flat = Tensor::zeros({b.elements + int64_t(b.params.size())}, b.dtype);
 }
 
 std::function<void(VarImpl*)> GradSync::leaf_done() {
@@ -42,7 +45,19 @@ void GradSync::ready(size_t param) {
   comm_.poll();  // let the sums already started move on while backward continues
 }
 
-// Packs the bucket's gradients (zeros for a parameter no gradient reached) and starts its sum.
+namespace {
+// flat[at] = x, in the bucket's dtype.
+void put(Tensor& flat, int64_t at, double x) {
+  if (flat.dtype() == DType::f32) flat.data<float>()[at] = float(x);
+  else flat.data<double>()[at] = x;
+}
+double get(const Tensor& flat, int64_t at) {
+  return flat.dtype() == DType::f32 ? double(flat.data<float>()[at]) : flat.data<double>()[at];
+}
+}  // namespace
+
+// Packs the bucket's gradients (zeros for a parameter no gradient reached) and the
+// has-a-gradient flags, and starts its sum.
 void GradSync::start(Bucket& b) {
   char* flat = static_cast<char*>(b.flat.raw());
   const size_t elem = dtype_size(b.dtype);
@@ -51,6 +66,7 @@ void GradSync::start(Bucket& b) {
     char* dst = flat + size_t(b.offset[i]) * elem;
     if (p.grad().defined()) std::memcpy(dst, p.grad().raw(), p.grad().nbytes());
     else std::memset(dst, 0, size_t(p.numel()) * elem);
+    put(b.flat, b.elements + int64_t(i), p.grad().defined() ? 1.0 : 0.0);
   }
   comm_.start_sum(b.flat.raw(), b.flat.numel(), b.dtype);
 }
@@ -67,10 +83,11 @@ void GradSync::finish(const std::string& what) {
       Var& p = params_[b.params[i]].second;
       const char* src = flat + size_t(b.offset[i]) * elem;
       const size_t bytes = size_t(p.numel()) * elem;
-      if (!p.grad().defined()) {  // no gradient here: take the sum only if some rank had one
-        bool any = false;
-        for (size_t j = 0; j < bytes && !any; ++j) any = src[j] != 0;
-        if (!any) continue;
+      // No rank had a gradient: leave it undefined everywhere, as one process would
+      // (AdamW skips such a parameter). Else every rank takes the sum.
+      if (get(b.flat, b.elements + int64_t(i)) == 0.0) {
+        p.grad() = Tensor();
+        continue;
       }
       // A new buffer rather than the old one: a backward may have handed over a tensor
       // it shares with something else.

@@ -42,7 +42,8 @@ class GradSync {
     DType dtype;
     std::vector<size_t> params;  // indices into params_
     std::vector<int64_t> offset; // each parameter's place in `flat`
-    Tensor flat;                 // [elements] the packed gradients, summed in place
+    int64_t elements = 0;        // gradient elements; then one has-a-gradient flag per parameter
+    Tensor flat;                 // [elements + params] the packed gradients and flags, summed in place
     size_t ready = 0;            // parameters whose gradient is final this step
   };
   void ready(size_t param);

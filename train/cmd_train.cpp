@@ -113,27 +113,32 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
     return 0;
   }
   const auto& r = *p.result;
+  // Under mpirun the ranks join here; from now on a failure on any rank is agreed, and
+  // reported once (train/ranks.h). A rank may miss a file the others have.
+  Comm& comm = join_ranks(p);
   TrainOptions opt;
-  if (r.count("bucket-kb")) opt.bucket_bytes = flag_int(r, "bucket-kb", 1, int64_t(1) << 21) * 1024;
-  if (r.count("overlap")) {
-    const std::string v = r["overlap"].as<std::string>();
-    if (v != "true" && v != "false") throw UsageError("--overlap expects true or false, got '" + v + "'");
-    opt.overlap = v == "true";
-  }
   RunConfig cfg;
-  try {
-    cfg = gather(r, opt.given);
-  } catch (const std::invalid_argument& e) {  // a bad --config file
-    throw std::runtime_error(e.what());
-  }
-  opt.resume = r.count("resume") > 0;
-  opt.json = r.count("json") > 0;
-  if (r.count("stop-after")) opt.stop_after = flag_int(r, "stop-after", 1, int64_t(1) << 40);
-  if (r.count("out")) opt.out = r["out"].as<std::string>();
-  else if (opt.resume) throw UsageError("--resume needs --out DIR, the run to continue");
-  else opt.out = default_out(cfg);
-  if (opt.out.empty()) throw UsageError("--out must not be empty");
-  join_ranks(p);  // after the flags: a mistake in them is the same on every rank, and rank 0 says it
+  on_every_rank(comm, [&] {
+    if (r.count("bucket-kb")) opt.bucket_bytes = flag_int(r, "bucket-kb", 1, int64_t(1) << 21) * 1024;
+    if (r.count("overlap")) {
+      const std::string v = r["overlap"].as<std::string>();
+      if (v != "true" && v != "false") throw UsageError("--overlap expects true or false, got '" + v + "'");
+      opt.overlap = v == "true";
+    }
+    try {
+      cfg = gather(r, opt.given);
+    } catch (const std::invalid_argument& e) {  // a bad --config file
+      throw std::runtime_error(e.what());
+    }
+    opt.resume = r.count("resume") > 0;
+    opt.json = r.count("json") > 0;
+    if (r.count("stop-after")) opt.stop_after = flag_int(r, "stop-after", 1, int64_t(1) << 40);
+    if (r.count("out")) opt.out = r["out"].as<std::string>();
+    else if (opt.resume) throw UsageError("--resume needs --out DIR, the run to continue");
+    else opt.out = default_out(cfg);
+    if (opt.out.empty()) throw UsageError("--out must not be empty");
+  });
+  opt.out = comm.broadcast(opt.out, 0, "agreeing on the run folder");  // a default name holds rank 0's clock
   try {
     train(cfg, opt, out, err);
   } catch (const std::invalid_argument& e) {  // a setting that does not fit the task or the run
@@ -159,23 +164,25 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
     return 0;
   }
   const auto& r = *p.result;
-  const int64_t batch = r.count("batch") ? flag_int(r, "batch", 1, 1 << 20) : 64;
-  const std::string ckpt = r.count("ckpt") ? r["ckpt"].as<std::string>() : "";
-  Comm& comm = join_ranks(p);
+  Comm& comm = join_ranks(p);  // under mpirun: failures from here on are agreed (train/ranks.h)
+  int64_t batch = 64;
   LoadedRun run;
+  std::vector<std::string> splits;
   on_every_rank(comm, [&] {  // under mpirun each rank reads the checkpoint (and the task's data) itself
+    if (r.count("batch")) batch = flag_int(r, "batch", 1, 1 << 20);
+    const std::string ckpt = r.count("ckpt") ? r["ckpt"].as<std::string>() : "";
     run = load_run_flag(r.count("ckpt") ? &ckpt : nullptr, r.count("seq") ? flag_int(r, "seq", 1, 1 << 24) : 0, true);
-  });
-  std::vector<std::string> splits = run.task->splits();
-  if (r.count("split")) {
-    const std::string want = r["split"].as<std::string>();
-    if (std::find(splits.begin(), splits.end(), want) == splits.end() && want != "valid") {
-      std::string list;
-      for (const auto& s : splits) list += (list.empty() ? "" : ", ") + s;
-      throw UsageError("--split: " + run.task->name() + " has no split '" + want + "' (" + list + ")");
+    splits = run.task->splits();
+    if (r.count("split")) {
+      const std::string want = r["split"].as<std::string>();
+      if (std::find(splits.begin(), splits.end(), want) == splits.end() && want != "valid") {
+        std::string list;
+        for (const auto& s : splits) list += (list.empty() ? "" : ", ") + s;
+        throw UsageError("--split: " + run.task->name() + " has no split '" + want + "' (" + list + ")");
+      }
+      splits = {want};
     }
-    splits = {want};
-  }
+  });
   std::vector<EvalMetrics> ms;
   for (const std::string& s : splits) {
     ms.push_back(evaluate(*run.model, s, run.task->eval_set(s), batch, &comm));

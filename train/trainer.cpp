@@ -538,7 +538,7 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
                              " (try a lower --lr or --clip)");
   };
   StopSignals signals;
-  comm.watch_stop_flag(&g_signal);
+  comm.watch_stop_flag(&g_signal);  // a signal while waiting for the others: see Comm::grace
   GradSync grad_sync(comm, model.named_parameters(), opt.bucket_bytes, opt.overlap);
   double last_loss = 0.0;
   // When another rank is lost mid-run, rank 0 still holds a whole state: that of the
@@ -564,7 +564,8 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
         // The loss of the whole batch is the mean over all its scored predictions: this
         // rank's mean, weighted by its share of them. Its gradient is then this rank's share
         // of the one-process gradient. The sum also agrees on a stop signal.
-        const double share = double(scored_count(mine)) / double(scored_count(examples));
+        const int64_t scored_all = scored_count(examples);
+        const double share = scored_all ? double(scored_count(mine)) / double(scored_all) : 0.0;
         loss = loss * share;
         double control[3] = {loss.item(), g_signal == SIGINT ? 1.0 : 0.0, g_signal == SIGTERM ? 1.0 : 0.0};
         comm.sum(control, 3, "summing the loss of " + step_name);
@@ -655,9 +656,15 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
                    std::to_string(st.best_step) + " (" + best_path + ")" +
                    (comm.distributed() ? "; " + sync_summary(grad_sync, progress.seconds()) : ""));
   if (best_metrics.empty()) {  // resumed past the best: evaluate the stored best checkpoint
-    std::string bytes = root ? read_whole_file<CheckpointError>(best_path, "a .safetensors file") : std::string();
+    std::string bytes;
+    on_every_rank(comm, [&] {
+      if (root) bytes = read_whole_file<CheckpointError>(best_path, "a .safetensors file");
+    });
     bytes = comm.broadcast(std::move(bytes), 0, "sending the best checkpoint");
-    LoadedRun best = run_from_file(check_run_file(parse_safetensors(bytes, best_path), best_path), best_path, 0, false);
+    LoadedRun best;
+    on_every_rank(comm, [&] {
+      best = run_from_file(check_run_file(parse_safetensors(bytes, best_path), best_path), best_path, 0, false);
+    });
     split_names = task->splits();
     sets.clear();
     for (const std::string& s : split_names) sets.push_back(task->eval_set(s));
