@@ -140,28 +140,19 @@ static void wait_requests(std::vector<MPI_Request>& reqs, double timeout, const 
   }
 }
 
-template <class T>
-static void sum_impl(MPI_Comm comm, T* x, int64_t n, MPI_Datatype type, double timeout, const volatile std::sig_atomic_t* stop,
-                     double grace, const std::string& what, bool& lost) {
+void Comm::sum(double* x, int64_t n, const std::string& what) {
+  if (!mpi_) return;
   std::vector<MPI_Request> reqs;
   for (int64_t at = 0; at < n; at += int64_t(1) << 30) {  // MPI counts are int
     const int count = int(std::min<int64_t>(n - at, int64_t(1) << 30));
     reqs.emplace_back();
-    const int rc = MPI_Iallreduce(MPI_IN_PLACE, x + at, count, type, MPI_SUM, comm, &reqs.back());
+    const int rc = MPI_Iallreduce(MPI_IN_PLACE, x + at, count, MPI_DOUBLE, MPI_SUM, mpi_->comm, &reqs.back());
     if (rc != MPI_SUCCESS) {
-      lost = true;
+      lost_ = true;
       throw RankLost("MPI failed while " + what + ": " + mpi_error(rc));
     }
   }
-  wait_requests(reqs, timeout, stop, grace, what, lost);
-}
-
-void Comm::sum(double* x, int64_t n, const std::string& what) {
-  if (mpi_) sum_impl(mpi_->comm, x, n, MPI_DOUBLE, timeout_, stop_flag_, grace_, what, lost_);
-}
-
-void Comm::sum(float* x, int64_t n, const std::string& what) {
-  if (mpi_) sum_impl(mpi_->comm, x, n, MPI_FLOAT, timeout_, stop_flag_, grace_, what, lost_);
+  wait_requests(reqs, timeout_, stop_flag_, grace_, what, lost_);
 }
 
 std::string Comm::broadcast(std::string bytes, int root, const std::string& what) {
@@ -186,8 +177,8 @@ std::string Comm::broadcast(std::string bytes, int root, const std::string& what
   return bytes;
 }
 
-int Comm::start_sum(void* data, int64_t n, DType dtype) {
-  if (!mpi_) return -1;
+void Comm::start_sum(void* data, int64_t n, DType dtype) {
+  if (!mpi_) return;
   if (n > INT_MAX) throw std::invalid_argument("start_sum: more than 2^31-1 elements in one bucket");
   if (dtype != DType::f32 && dtype != DType::f64) throw std::invalid_argument("start_sum: needs f32 or f64");
   mpi_->pending.emplace_back();
@@ -197,7 +188,6 @@ int Comm::start_sum(void* data, int64_t n, DType dtype) {
     lost_ = true;
     throw RankLost("MPI failed while starting a gradient sum: " + mpi_error(rc));
   }
-  return int(mpi_->pending.size()) - 1;
 }
 
 void Comm::poll() {
@@ -239,9 +229,8 @@ void Comm::init_mpi(const Launch& l) {
                            "rebuild: ./minicope build)");
 }
 void Comm::sum(double*, int64_t, const std::string&) {}
-void Comm::sum(float*, int64_t, const std::string&) {}
 std::string Comm::broadcast(std::string bytes, int, const std::string&) { return bytes; }
-int Comm::start_sum(void*, int64_t, DType) { return -1; }
+void Comm::start_sum(void*, int64_t, DType) {}
 void Comm::poll() {}
 void Comm::wait_all(const std::string&) {}
 void Comm::finish(int) {}

@@ -50,9 +50,8 @@ class Comm {
 
   // The most seconds a collective may wait for the other ranks (default 300).
   void set_timeout(double seconds) { timeout_ = seconds; }
-  double timeout() const { return timeout_; }
   // A flag that a signal handler sets (SIGINT/SIGTERM). While it is set, a collective
-  // waits at most `grace()` more seconds before giving up with RankLost: when a rank
+  // waits at most a grace period more before giving up with RankLost: when a rank
   // dies, mpirun sends SIGTERM to the others and SIGKILL 1 s later
   // (odls_base_sigkill_timeout), and a rank waiting for the dead one must give up,
   // save and say why in between. The grace is half of mpirun's
@@ -60,24 +59,18 @@ class Comm {
   // OMPI_MCA_odls_base_sigkill_timeout), so that a longer one gives every rank time
   // to finish a step and rank 0 time to save.
   void watch_stop_flag(const volatile std::sig_atomic_t* flag) { stop_flag_ = flag; }
-  double grace() const { return grace_; }
 
   // ---- collectives: every rank calls them in the same order -------------------------
   // Sums x[0..n) over the ranks, in place; every rank gets the same result.
   // `what` names the operation in a RankLost message ("the gradients of step 12").
   void sum(double* x, int64_t n, const std::string& what);
-  void sum(float* x, int64_t n, const std::string& what);
-  double sum(double x, const std::string& what) {
-    sum(&x, 1, what);
-    return x;
-  }
   // Root's bytes, on every rank.
   std::string broadcast(std::string bytes, int root, const std::string& what);
 
   // Non-blocking sum (for overlapping gradient sums with backward): starts summing
-  // data[0..n) of dtype f32 or f64 in place and returns a ticket. `poll` lets pending
+  // data[0..n) of dtype f32 or f64 in place. `poll` lets pending
   // sums progress without waiting; `wait_all` waits (with the deadline) for all of them.
-  int start_sum(void* data, int64_t n, DType dtype);
+  void start_sum(void* data, int64_t n, DType dtype);
   void poll();
   void wait_all(const std::string& what);
 

@@ -12,12 +12,13 @@ GradSync::GradSync(Comm& comm, std::vector<std::pair<std::string, Var>> params, 
   for (size_t k = params_.size(); k-- > 0;) {
     const Tensor& v = params_[k].second.value();
     index_[params_[k].second.impl().get()] = k;
-    if (buckets_.empty() || buckets_.back().dtype != v.dtype() ||
-        (buckets_.back().elements + v.numel()) * int64_t(dtype_size(v.dtype())) > bucket_bytes) {
-      if (buckets_.empty() || !buckets_.back().params.empty()) buckets_.push_back(Bucket{v.dtype(), {}, {}, 0, Tensor(), 0});
+    const bool fits = !buckets_.empty() && buckets_.back().dtype == v.dtype() &&
+                      (buckets_.back().elements + v.numel()) * int64_t(dtype_size(v.dtype())) <= bucket_bytes;
+    if (!fits) {
+      buckets_.emplace_back();
+      buckets_.back().dtype = v.dtype();
     }
     Bucket& b = buckets_.back();
-    b.dtype = v.dtype();
     b.offset.push_back(b.params.empty() ? 0 : b.offset.back() + params_[b.params.back()].second.numel());
     b.params.push_back(k);
     b.elements = b.offset.back() + v.numel();
@@ -51,9 +52,6 @@ void put(Tensor& flat, int64_t at, double x) {
   if (flat.dtype() == DType::f32) flat.data<float>()[at] = float(x);
   else flat.data<double>()[at] = x;
 }
-double get(const Tensor& flat, int64_t at) {
-  return flat.dtype() == DType::f32 ? double(flat.data<float>()[at]) : flat.data<double>()[at];
-}
 }  // namespace
 
 // Packs the bucket's gradients (zeros for a parameter no gradient reached) and the
@@ -85,7 +83,7 @@ void GradSync::finish(const std::string& what) {
       const size_t bytes = size_t(p.numel()) * elem;
       // No rank had a gradient: leave it undefined everywhere, as one process would
       // (AdamW skips such a parameter). Else every rank takes the sum.
-      if (get(b.flat, b.elements + int64_t(i)) == 0.0) {
+      if (b.flat.at({b.elements + int64_t(i)}) == 0.0) {
         p.grad() = Tensor();
         continue;
       }

@@ -39,7 +39,7 @@ class GradSync {
 
  private:
   struct Bucket {
-    DType dtype;
+    DType dtype = DType::f32;
     std::vector<size_t> params;  // indices into params_
     std::vector<int64_t> offset; // each parameter's place in `flat`
     int64_t elements = 0;        // gradient elements; then one has-a-gradient flag per parameter

@@ -182,7 +182,7 @@ TEST_CASE("bad JSONL lines are reported with file and line") {
 
 TEST_CASE("make_batch shifts by one and pads unscored") {
   Example a{{1, 2, 3}, {0, 1}}, b{{4, 5}, {1}};
-  const TokenBatch t = make_batch({a, b});
+  const TokenBatch t = make_batch(std::vector<Example>{a, b});
   CHECK(t.inputs.shape() == Shape{2, 2});
   CHECK(t.inputs.to_vector() == std::vector<double>{1, 2, 4, 0});
   CHECK(t.targets.to_vector() == std::vector<double>{2, 3, 5, 0});

@@ -315,7 +315,7 @@ std::unique_ptr<Task> make_task(const TaskOptions& opt) {
   throw std::invalid_argument("unknown task '" + opt.name + "' (flipflop, selcopy, counting, text)");
 }
 
-TokenBatch make_batch(const std::vector<Example>& examples, int64_t length) {
+TokenBatch make_batch(std::span<const Example> examples, int64_t length) {
   const int64_t B = int64_t(examples.size());
   int64_t L = length;
   if (L == 0)

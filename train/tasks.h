@@ -7,6 +7,7 @@
 // each task and its metric.
 #pragma once
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -80,7 +81,8 @@ struct TokenBatch {
   Tensor targets;  // [B,L] i64
   Tensor mask;     // [B,L] f32, 1 where the prediction counts
 };
-TokenBatch make_batch(const std::vector<Example>& examples, int64_t length = 0);  // 0: the longest
+// examples: any contiguous run of them (a rank's share, an evaluation chunk), not copied.
+TokenBatch make_batch(std::span<const Example> examples, int64_t length = 0);  // 0: the longest
 
 // The official counting format: one JSON object per line with string fields context,
 // question and answer. Throws std::runtime_error "FILE:LINE: ..." on a bad line.

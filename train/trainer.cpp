@@ -238,13 +238,13 @@ std::pair<int64_t, int64_t> shard(int64_t n, const Comm& comm) {
 }
 
 // Scored predictions (the loss's denominator) and all predictions of some examples.
-int64_t scored_count(const std::vector<Example>& xs) {
+int64_t scored_count(std::span<const Example> xs) {
   int64_t n = 0;
   for (const Example& x : xs)
     for (uint8_t s : x.scored) n += s != 0;
   return n;
 }
-int64_t prediction_count(const std::vector<Example>& xs) {
+int64_t prediction_count(std::span<const Example> xs) {
   int64_t n = 0;
   for (const Example& x : xs) n += int64_t(x.scored.size());
   return n;
@@ -267,6 +267,16 @@ void check_same_weights(Comm& comm, const Module& model, const std::string& when
       throw std::runtime_error("after " + when + ": the weights of rank " + std::to_string(r) +
                                " differ from rank 0's (a bug in the gradient sum; please report it)");
     }
+}
+
+// The bytes of rank 0's file `path` (a checkpoint in its run folder), on every rank.
+// A failure to read it is agreed: rank 0 reports it, every rank stops.
+std::string read_on_rank0(Comm& comm, const std::string& path) {
+  std::string bytes;
+  on_every_rank(comm, [&] {
+    if (comm.rank() == 0) bytes = read_whole_file<CheckpointError>(path, "a .safetensors file");
+  });
+  return comm.broadcast(std::move(bytes), 0, "sending " + path + " from rank 0");
 }
 
 // "gradient sums: 4 buckets, 1.2 s waiting (3% of the run)".
@@ -293,9 +303,8 @@ EvalMetrics evaluate(Transformer& model, const std::string& split, const std::ve
   int64_t wrong_seq = 0, wrong_tok = 0;
   // Several ranks: each scores its own contiguous share of the set; the sums are summed.
   const auto [lo, hi] = comm ? shard(int64_t(set.size()), *comm) : std::pair<int64_t, int64_t>{0, int64_t(set.size())};
-  for (size_t at = size_t(lo); at < size_t(hi); at += size_t(batch)) {
-    const std::vector<Example> chunk(set.begin() + long(at), set.begin() + long(std::min(size_t(hi), at + size_t(batch))));
-    const TokenBatch b = make_batch(chunk);
+  for (int64_t at = lo; at < hi; at += batch) {
+    const TokenBatch b = make_batch(std::span<const Example>(set).subspan(size_t(at), size_t(std::min(hi, at + batch) - at)));
     const Tensor logits = model.forward(b.inputs).value().to(DType::f64);  // [B,L,V]
     const int64_t B = b.inputs.size(0), L = b.inputs.size(1), V = logits.size(2);
     const double* lp = logits.data<double>();
@@ -398,19 +407,17 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
   const std::string last_path = (dir / "last.safetensors").string(), best_path = (dir / "best.safetensors").string();
 
   // 1. Rank 0 checks the run folder and reads the checkpoint to resume; every rank gets it.
-  std::string resumed_bytes;
   on_every_rank(comm, [&] {
     if (opt.out.empty()) throw std::invalid_argument("--out DIR is required");
     if (!root) return;
     if (fs::exists(dir) && !fs::is_directory(dir)) throw std::invalid_argument("--out " + opt.out + ": exists and is not a folder");
     if (opt.resume) {
       if (!fs::exists(last_path)) throw std::invalid_argument("--resume: " + last_path + " does not exist (nothing to resume)");
-      resumed_bytes = read_whole_file<CheckpointError>(last_path, "a .safetensors file");
     } else if (fs::exists(last_path) || fs::exists(best_path)) {
       throw std::invalid_argument("--out " + opt.out + " already holds a run; pass --resume to continue it, or choose another folder");
     }
   });
-  if (opt.resume) resumed_bytes = comm.broadcast(std::move(resumed_bytes), 0, "sending the checkpoint to resume");
+  std::string resumed_bytes = opt.resume ? read_on_rank0(comm, last_path) : std::string();
 
   // 2. Every rank builds the same task, model and optimizer (the same work, so the same
   // outcome; the agreement is a safety net for a rank that cannot read its data).
@@ -538,7 +545,7 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
                              " (try a lower --lr or --clip)");
   };
   StopSignals signals;
-  comm.watch_stop_flag(&g_signal);  // a signal while waiting for the others: see Comm::grace
+  comm.watch_stop_flag(&g_signal);  // a signal while waiting for the others: see watch_stop_flag
   GradSync grad_sync(comm, model.named_parameters(), opt.bucket_bytes, opt.overlap);
   double last_loss = 0.0;
   // When another rank is lost mid-run, rank 0 still holds a whole state: that of the
@@ -554,7 +561,7 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
       std::vector<Example> examples;
       for (int64_t i = 0; i < cfg.batch; ++i) examples.push_back(task->sample(st.data_rng));
       const auto [lo, hi] = shard(int64_t(examples.size()), comm);
-      const std::vector<Example> mine(examples.begin() + lo, examples.begin() + hi);
+      const std::span<const Example> mine = std::span<const Example>(examples).subspan(size_t(lo), size_t(hi - lo));
       const TokenBatch b = make_batch(mine);
       model.zero_grad();
       Var loss = cross_entropy(model.forward(b.inputs), b.targets, b.mask);
@@ -656,11 +663,7 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
                    std::to_string(st.best_step) + " (" + best_path + ")" +
                    (comm.distributed() ? "; " + sync_summary(grad_sync, progress.seconds()) : ""));
   if (best_metrics.empty()) {  // resumed past the best: evaluate the stored best checkpoint
-    std::string bytes;
-    on_every_rank(comm, [&] {
-      if (root) bytes = read_whole_file<CheckpointError>(best_path, "a .safetensors file");
-    });
-    bytes = comm.broadcast(std::move(bytes), 0, "sending the best checkpoint");
+    const std::string bytes = read_on_rank0(comm, best_path);
     LoadedRun best;
     on_every_rank(comm, [&] {
       best = run_from_file(check_run_file(parse_safetensors(bytes, best_path), best_path), best_path, 0, false);
