@@ -4,7 +4,7 @@ namespace mc {
 
 namespace {
 [[noreturn]] void bad(const std::string& field, const std::string& why) {
-  throw ConfigError("config: " + field + ": " + why);
+  throw ConfigError(field, why);
 }
 std::string str(int64_t v) { return std::to_string(v); }
 }  // namespace
@@ -32,7 +32,8 @@ void ModelConfig::validate() const {
   if (rel_cap && !uses_rel()) bad("rel_cap", "needs pe rel or cope+rel; pe is '" + pe + "'");
   for (auto [flag, name] : {std::pair{sep_key, "sep_key"}, {val_gates, "val_gates"}, {nodiv, "nodiv"}, {shared, "shared"}})
     if (flag && !uses_cope()) bad(name, "is a CoPE option; pe is '" + pe + "'");
-  if (sep_key && val_gates) bad("val_gates", "cannot be combined with sep_key (the gates come from one source)");
+  if (sep_key && val_gates)
+    throw ConfigError("val_gates", "the gates come from one source", "sep_key");
   if (every < 1) bad("every", "must be at least 1, got " + str(every));
   if (every > 1 && pe != "cope+rel") bad("every", "CoPE every K layers needs pe cope+rel (rel on the other layers)");
   if (every > layers) bad("every", str(every) + " is more than layers (" + str(layers) + "): no layer would use CoPE");

@@ -8,9 +8,15 @@
 
 namespace mc {
 
-// A configuration that does not make sense; the message names the field.
+// A configuration that does not make sense: what() is "config: FIELD: WHY", and the
+// parts are kept, so a program can name its own flag for the field (train names
+// dim's as --dim). `other` is the second field of a combination that does not fit.
 struct ConfigError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
+  ConfigError(std::string field_, std::string why_, std::string other_ = "")
+      : std::invalid_argument("config: " + field_ + ": " +
+                              (other_.empty() ? why_ : "cannot be combined with " + other_ + " (" + why_ + ")")),
+        field(std::move(field_)), why(std::move(why_)), other(std::move(other_)) {}
+  std::string field, why, other;
 };
 
 struct ModelConfig {

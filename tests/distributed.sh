@@ -148,7 +148,7 @@ mpi2 train --lr fast > /dev/null 2> "$work/bad.err"
 code=$?
 [[ $code == 2 ]] || fail "a bad flag on 2 ranks exits $code, not 2"
 [[ "$(grep -c '^minicope: error: ' "$work/bad.err")" == 1 ]] || fail "a bad flag on 2 ranks: $(cat "$work/bad.err")"
-mpi2 train "${ff[@]}" --batch 1 --out "$work/tiny-batch" > /dev/null 2> "$work/batch.err"
+mpi2 train --task flipflop --length 32 --dim 32 --layers 2 --heads 2 --batch 1 --steps 4 --out "$work/tiny-batch" > /dev/null 2> "$work/batch.err"
 [[ "$(grep -c '^minicope: error: --batch 1 is smaller than the 2 ranks' "$work/batch.err")" == 1 ]] || fail "--batch 1 on 2 ranks: $(cat "$work/batch.err")"
 [[ ! -e "$work/tiny-batch" ]] || fail "a refused run left $work/tiny-batch behind"
 mpi2 sample --ckpt "$work/one" > /dev/null 2> "$work/sample.err"

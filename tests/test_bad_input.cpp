@@ -20,7 +20,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Fails with one line holding `want`; counts the case.
+// Fails with one line holding `want`; counts the case. Each test case sets g_cases to 0
+// and checks at its end that it tried every case it lists (a loop that silently ran
+// no case would otherwise pass).
 int g_cases = 0;
 void expect_error(const std::vector<std::string>& args, const std::string& want, int code = -1) {
   ++g_cases;
@@ -63,6 +65,7 @@ std::string with_header(const nlohmann::json& h, const std::string& data) {
 }  // namespace
 
 TEST_CASE("every setting: empty, wrong-type and out-of-range values, as flags and in config files") {
+  g_cases = 0;
   const fs::path d = empty_test_dir("bad_input_flags");
   // --out names a file: a value wrongly accepted ends at --out, never in a training run
   const std::string out = (d / "a-file").string();
@@ -91,10 +94,12 @@ TEST_CASE("every setting: empty, wrong-type and out-of-range values, as flags an
     }
   }
   CHECK(tried > 150);
+  CHECK(g_cases == tried);
   CHECK(file_text(out) == "not a folder");
 }
 
 TEST_CASE("config files: unknown keys, trailing garbage, not an object, empty, binary, missing, a folder") {
+  g_cases = 0;
   const fs::path d = empty_test_dir("bad_input_config");
   const std::string out = (d / "a-file").string();
   write_text(out, "x");
@@ -118,9 +123,11 @@ TEST_CASE("config files: unknown keys, trailing garbage, not an object, empty, b
   }
   expect_error({"train", "--out", out, "--config", (d / "missing.json").string()}, (d / "missing.json").string());
   expect_error({"train", "--out", out, "--config", d.string()}, d.string());
+  CHECK(g_cases == int(2 * files.size() + 2));
 }
 
 TEST_CASE("the other commands' flags: empty, wrong-type, out of range") {
+  g_cases = 0;
   const std::string run = tiny_run().string();
   const std::string svg = (tiny_run().parent_path() / "x.svg").string();
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
@@ -158,10 +165,12 @@ TEST_CASE("the other commands' flags: empty, wrong-type, out of range") {
       {{"frobnicate"}, "unknown command"},
   };
   for (const auto& [args, want] : cases) expect_error(args, want);
+  CHECK(g_cases == int(cases.size()));
   CHECK_FALSE(fs::exists(svg));
 }
 
 TEST_CASE("checkpoints: cut at every section boundary, every header byte flipped, lying headers") {
+  g_cases = 0;
   const fs::path d = tiny_run().parent_path();
   const std::string good = file_text(tiny_run() / "last.safetensors");
   const fs::path bad = d / "bad.safetensors";
@@ -189,8 +198,9 @@ TEST_CASE("checkpoints: cut at every section boundary, every header byte flipped
       const uint64_t b = it.value()["data_offsets"][0], e = it.value()["data_offsets"][1];
       for (uint64_t at : {b, b + 1, e - 1}) cuts.push_back(size_t(8 + n + at));
     }
+  int cut_cases = 0;
   for (size_t cut : cuts)
-    if (cut < good.size()) must_fail_to_load(good.substr(0, cut), "cut at " + std::to_string(cut));
+    if (cut < good.size()) must_fail_to_load(good.substr(0, cut), "cut at " + std::to_string(cut)), ++cut_cases;
   CHECK(cuts.size() > 30);
 
   // every byte of the length, every 7th of the header and every 509th of the data,
@@ -242,10 +252,12 @@ TEST_CASE("checkpoints: cut at every section boundary, every header byte flipped
   expect_error({"eval", "--ckpt", bad.string()}, bad.string(), 1);
   expect_error({"plot", "attention", "--ckpt", bad.string(), "--out", (d / "p.svg").string()}, bad.string(), 1);
   CHECK_FALSE(fs::exists(d / "p.svg"));
+  CHECK(g_cases == cut_cases + flips + 6 + 4);  // the cuts, the flips, 6 lying headers, 4 commands
   MESSAGE("checkpoint cases: " << cuts.size() << " cuts, " << flips << " flipped bytes");
 }
 
 TEST_CASE("data files: empty, binary, missing, a folder; counting JSONL with bad lines") {
+  g_cases = 0;
   const fs::path d = empty_test_dir("bad_input_data");
   const std::string out = (d / "out").string();
   const auto text_run = [&](const fs::path& data, std::vector<std::string> extra = {}) {
@@ -290,5 +302,5 @@ TEST_CASE("data files: empty, binary, missing, a folder; counting JSONL with bad
   fs::create_directories(c / "train.jsonl");
   expect_error(counting(), "train.jsonl");
   CHECK_FALSE(fs::exists(out));
-  MESSAGE("bad-input cases tried so far: " << g_cases);
+  CHECK(g_cases == 6 + 1 + int(lines.size()) + 1);  // text files, missing JSONL, bad lines, a folder
 }

@@ -18,7 +18,6 @@ namespace fs = std::filesystem;
 namespace {
 using Run = CliRun;
 fs::path temp(const std::string& name) { return fs::temp_directory_path() / ("minicope_text_" + name); }
-const fs::path kShakespeare = fs::path(MINICOPE_SOURCE_DIR) / ".." / "shared" / "data" / "tinyshakespeare.txt";
 }  // namespace
 
 TEST_CASE("byte tokenizer round-trips any bytes, NUL and invalid UTF-8 included") {
@@ -148,21 +147,3 @@ TEST_CASE("held-out windows predict every token once; eval past the training con
   }
 }
 
-TEST_CASE("a text run: Tiny Shakespeare, a few steps (skips without ../shared/data)") {
-  if (!fs::exists(kShakespeare)) {
-    MESSAGE("skipped: " << kShakespeare.string() << " is absent");
-    return;
-  }
-  const fs::path out = temp("shakespeare");
-  fs::remove_all(out);
-  const Run r = cli({"train", "--task", "text", "--data", kShakespeare.string(), "--seq", "32", "--layers", "1", "--dim", "32",
-                     "--heads", "2", "--steps", "20", "--json", "--out", out.string()});
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  CHECK(r.out.find("\"bits_per_char\"") != std::string::npos);
-  const Run s = cli({"sample", "--ckpt", out.string(), "--prompt", "ROMEO:", "--tokens", "20", "--seed", "3"});
-  const Run s2 = cli({"sample", "--ckpt", out.string(), "--prompt", "ROMEO:", "--tokens", "20", "--seed", "3"});
-  CHECK(s.code == 0);
-  CHECK(s.out == s2.out);  // the same seed gives the same text
-  CHECK(s.out.rfind("ROMEO:", 0) == 0);
-}

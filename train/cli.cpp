@@ -4,6 +4,8 @@
 #include "train/cli.h"
 
 #include <cxxopts.hpp>
+#include <filesystem>
+#include <map>
 #include <iostream>
 #include <memory>
 #include <tbb/global_control.h>
@@ -65,6 +67,15 @@ ParsedArgs parse_args(cxxopts::Options& options, const std::vector<std::string>&
       for (size_t at; (at = msg.find(q)) != std::string::npos;) msg.replace(at, 3, "'");
     throw UsageError(msg);
   }
+  // A flag given twice is a mistake (which value was meant?), as a key twice in a config is.
+  // (Positional arguments, such as plot's runs, may repeat: only --name forms count.)
+  std::map<std::string, int> seen;
+  for (const std::string& a : args) {
+    if (a == "--") break;
+    if (a.rfind("--", 0) != 0 || a.size() == 2) continue;
+    const std::string name = a.substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2);
+    if (++seen[name] == 2) throw UsageError("--" + name + " is given twice");
+  }
   if (!p.result->unmatched().empty())
     throw UsageError("unexpected argument '" + p.result->unmatched()[0] +
                      "' (a true/false flag takes its value after '=', as in --tied=false)");
@@ -81,7 +92,8 @@ int64_t flag_int(const cxxopts::ParseResult& r, const std::string& name, int64_t
   size_t used = 0;
   long long v = 0;
   try {
-    v = std::stoll(text, &used);
+    // stoll skips leading white space; " 5" is refused as "5 " is
+    if (!text.empty() && !std::isspace(static_cast<unsigned char>(text[0]))) v = std::stoll(text, &used);
   } catch (const std::exception&) {
     used = 0;
   }
@@ -92,7 +104,22 @@ int64_t flag_int(const cxxopts::ParseResult& r, const std::string& name, int64_t
   return v;
 }
 
+bool flag_bool(const cxxopts::ParseResult& r, const std::string& name) {
+  const std::string v = r[name].as<std::string>();
+  if (v != "true" && v != "false") throw UsageError("--" + name + " expects true or false, got '" + v + "'");
+  return v == "true";
+}
+
 namespace {
+
+// A command's output must reach its reader: standard output on a full disk or a closed
+// pipe is an error (exit 1), not a success with the output lost.
+int finish_output(std::ostream& out, std::ostream& err) {
+  out.flush();
+  if (out) return 0;
+  err << "minicope: error: writing the output failed (a full disk or a closed pipe?); it is incomplete\n";
+  return 1;
+}
 
 // Discards what is written to it: the output of ranks other than 0.
 struct NullBuffer : std::streambuf {
@@ -131,13 +158,12 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out_all, std::os
   std::ostream& out = launch.rank == 0 ? out_all : null_stream;
   std::ostream& progress = launch.rank == 0 ? err : null_stream;
   try {
-    if (cmd.empty()) {
-      err << kUsage;
-      return 2;
-    }
+    if (cmd.empty()) throw UsageError("no command given (train, eval, sample, bench, gradcheck, plot, report)");
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+      if (args.size() > 2) throw UsageError("help takes one command, as in 'minicope help train'");
+      if (args.size() == 2 && args[1] != "help") return run_cli({args[1], "--help"}, out_all, err);  // help train = train --help
       out << kUsage;
-      return 0;
+      return finish_output(out_all, err);
     }
     for (const Command& c : kCommands)
       if (cmd == c.name) {
@@ -146,7 +172,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out_all, std::os
           if (launch.rank != 0) throw QuietFailure(2);  // rank 0 says it
           throw UsageError("'" + cmd + "' runs in one process; only train and eval run on several MPI ranks");
         }
-        return c.run(std::vector<std::string>(args.begin() + 1, args.end()), out, progress);
+        const int status = c.run(std::vector<std::string>(args.begin() + 1, args.end()), out, progress);
+        return launch.rank == 0 && status == 0 ? finish_output(out_all, err) : status;
       }
     throw UsageError("unknown command '" + cmd + "'");
   } catch (const Interrupted& e) {
@@ -158,6 +185,11 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out_all, std::os
     if (reports(launch, e, prefix))
       err << "minicope: error: " << prefix << e.what() << " (see 'minicope " << (known ? cmd + " " : "") << "--help')\n";
     return 2;
+  } catch (const std::filesystem::filesystem_error& e) {  // the library's text names no flag: say what failed where
+    std::string prefix;
+    if (reports(launch, e, prefix))
+      err << "minicope: error: " << prefix << e.path1().string() << ": " << e.code().message() << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::string prefix;
     if (reports(launch, e, prefix)) err << "minicope: error: " << prefix << e.what() << "\n";

@@ -13,6 +13,7 @@
 #include "train/commands.h"
 #include "train/optim.h"
 #include "train/run_config.h"
+#include "train/trainer.h"
 
 namespace mc {
 
@@ -100,7 +101,7 @@ int cmd_bench(const std::vector<std::string>& args, std::ostream& out, std::ostr
   try {
     m.validate();
   } catch (const ConfigError& e) {
-    throw UsageError(e.what());
+    throw UsageError(flag_message(e));
   }
 
   Transformer model(m, 1);

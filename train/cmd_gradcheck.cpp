@@ -26,6 +26,7 @@ int cmd_gradcheck(const std::vector<std::string>& args, std::ostream& out, std::
   }
   const auto& r = *p.result;
   const std::string only = r.count("op") ? r["op"].as<std::string>() : "";
+  if (r.count("op") && only.empty()) throw UsageError("--op must not be empty (leave it out to run every check)");
   const bool json = r.count("json") > 0;
 
   register_nn_checks();

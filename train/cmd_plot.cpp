@@ -4,7 +4,12 @@
 //                            step; one series per run (and split), labelled
 //   plot attention --ckpt R  one head's attention weights a[i,j] and, for a CoPE layer,
 //                            its positions p[i,j], for one input, tokens on the axes
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cxxopts.hpp>
 #include <filesystem>
 #include <fstream>
@@ -34,26 +39,56 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-// Writes the document next to `path` and renames it into place: a failure leaves any
-// earlier file whole.
-void write_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw std::runtime_error(path + ": cannot be written");
-    f << text;
-    f.flush();
-    if (!f) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw std::runtime_error(path + ": write failed");
-    }
+// Refuses an --out that plot must not replace: a folder, a symbolic link, a device, a
+// FIFO or a socket, and a regular file that is not an SVG picture (a run's checkpoint,
+// its metrics.jsonl, a document). A new path, an empty file or an earlier SVG is fine.
+void check_target(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return;
+    throw std::runtime_error("--out " + path + ": cannot be used (" + std::strerror(errno) + ")");
   }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw std::runtime_error(path + ": cannot be written (" + ec.message() + ")");
+  const auto refuse = [&](const std::string& why) {
+    throw UsageError("--out " + path + " " + why + "; plot writes a new file or replaces an SVG picture");
+  };
+  if (S_ISDIR(st.st_mode)) refuse("is a folder");
+  if (S_ISLNK(st.st_mode)) refuse("is a symbolic link");
+  if (!S_ISREG(st.st_mode)) refuse("is not a regular file (a device, FIFO or socket)");
+  if (st.st_size == 0) return;
+  char head[256] = {};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  const ssize_t n = fd >= 0 ? ::read(fd, head, sizeof head - 1) : -1;
+  if (fd >= 0) ::close(fd);
+  const std::string start(head, size_t(std::max<ssize_t>(0, n)));
+  const size_t at = start.find_first_not_of(" \t\r\n");
+  if (at == std::string::npos || (start.compare(at, 5, "<?xml") != 0 && start.compare(at, 4, "<svg") != 0))
+    refuse("holds something other than an SVG picture");
+}
+
+// Writes the document to a new file beside `path` and renames it into place: a failure
+// leaves any earlier file whole, and no other file is touched.
+void write_file(const std::string& path, const std::string& text) {
+  check_target(path);  // again: the file may have appeared while the picture was drawn
+  std::string tmp = path + ".XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) throw std::runtime_error(path + ": cannot be written (" + std::strerror(errno) + ")");
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t w = ::write(fd, text.data() + done, text.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      const int why = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw std::runtime_error(path + ": write failed (" + std::strerror(why) + ")");
+    }
+    done += size_t(w);
+  }
+  ::fchmod(fd, 0644);  // mkstemp makes it private; a picture is for everyone
+  if (::close(fd) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int why = errno;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error(path + ": cannot be written (" + std::strerror(why) + ")");
   }
 }
 
@@ -263,7 +298,7 @@ int cmd_plot(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (!r.count("out")) throw UsageError("--out FILE.svg is required");
   const std::string out_path = r["out"].as<std::string>();
   if (out_path.empty()) throw UsageError("--out must not be empty");
-  if (fs::is_directory(out_path)) throw UsageError("--out " + out_path + " is a folder");
+  check_target(out_path);  // before any work: refuse to replace what is not a picture
   const std::vector<std::string> runs = r.count("runs") ? r["runs"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (what == "curves") {
     for (const char* flag : {"ckpt", "text", "example", "layer", "head"})

@@ -20,9 +20,11 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "train/cli.h"
 #include "train/commands.h"
+#include "train/files.h"
 
 namespace mc {
 
@@ -34,10 +36,8 @@ using nlohmann::json;
 const std::vector<std::string> kPeOrder = {"none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope"};
 
 json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) throw std::runtime_error(p.string() + ": cannot be read");
   try {
-    return json::parse(in);
+    return json::parse(read_whole_file<std::runtime_error>(p.string(), "a JSON file"));
   } catch (const json::exception&) {
     throw std::runtime_error(p.string() + ": not valid JSON");
   }
@@ -45,20 +45,23 @@ json read_json(const fs::path& p) {
 
 // split -> the JSON object of that split's line
 std::map<std::string, json> read_results(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) throw std::runtime_error(p.string() + ": cannot be read");
+  std::istringstream in(read_whole_file<std::runtime_error>(p.string(), "a JSONL file"));
   std::map<std::string, json> out;
   std::string line;
   for (int no = 1; std::getline(in, line); ++no) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = p.string() + ":" + std::to_string(no);
     json j;
     try {
       j = json::parse(line);
     } catch (const json::exception&) {
-      throw std::runtime_error(p.string() + ":" + std::to_string(no) + ": not valid JSON");
+      throw std::runtime_error(where + ": not valid JSON");
     }
     if (!j.is_object() || !j.contains("split") || !j["split"].is_string() || !j.contains("loss") || !j["loss"].is_number())
-      throw std::runtime_error(p.string() + ":" + std::to_string(no) + ": not a result line (split, loss, ...)");
+      throw std::runtime_error(where + ": not a result line (split, loss, ...)");
+    for (const char* key : {"error_rate", "token_error_rate"})  // null: a NaN, as train writes one
+      if (j.contains(key) && !j[key].is_number() && !j[key].is_null())
+        throw std::runtime_error(where + ": \"" + key + "\" is not a number");
     out[j["split"].get<std::string>()] = j;
   }
   if (out.empty()) throw std::runtime_error(p.string() + ": holds no results");
@@ -95,6 +98,10 @@ struct Stat {
 std::string get_str(const json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
 }
+// A result's number, or NaN when it is absent or null (train writes a NaN as null).
+double num_or_nan(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN;
+}
 std::string get_num(const json& j, const char* key) {
   return j.contains(key) && j[key].is_number() ? j[key].dump() : "?";
 }
@@ -130,8 +137,8 @@ void split_table(std::ostream& o, const std::string& heading, const Rows& rows, 
       Stat seq, tok;
       for (const Run* r : runs)
         if (r->result.count(s)) {
-          seq.v.push_back(r->result.at(s).value("error_rate", NAN));
-          tok.v.push_back(r->result.at(s).value("token_error_rate", NAN));
+          seq.v.push_back(num_or_nan(r->result.at(s), "error_rate"));
+          tok.v.push_back(num_or_nan(r->result.at(s), "token_error_rate"));
         }
       o << " " << seq.text(1, true) << (per_read && !tok.v.empty() ? " (" + tok.text(1, true) + ")" : "") << " |";
     }
@@ -159,7 +166,8 @@ int cmd_report(const std::vector<std::string>& args, std::ostream& out, std::ost
   (void)err;
   if (!p.result->count("dir")) throw UsageError("report needs the folder of runs");
   const fs::path dir = (*p.result)["dir"].as<std::string>();
-  if (!fs::is_directory(dir)) throw std::runtime_error(dir.string() + ": no such folder");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw std::runtime_error(dir.string() + ": no such folder");
 
   std::vector<Run> runs;
   std::vector<std::string> unfinished;
@@ -168,8 +176,8 @@ int cmd_report(const std::vector<std::string>& args, std::ostream& out, std::ost
     if (e.is_directory()) folders.push_back(e.path());
   std::sort(folders.begin(), folders.end());
   for (const fs::path& f : folders) {
-    if (!fs::exists(f / "config.json")) continue;  // not a run
-    if (!fs::exists(f / "result.jsonl")) {
+    if (!fs::exists(f / "config.json", ec)) continue;  // not a run
+    if (!fs::exists(f / "result.jsonl", ec)) {
       unfinished.push_back(f.filename().string());
       continue;
     }
@@ -177,6 +185,10 @@ int cmd_report(const std::vector<std::string>& args, std::ostream& out, std::ost
     r.name = f.filename().string();
     r.cfg = read_json(f / "config.json");
     if (!r.cfg.is_object()) throw std::runtime_error((f / "config.json").string() + ": not a JSON object");
+    const std::string task = get_str(r.cfg, "task");
+    if (task != "flipflop" && task != "selcopy" && task != "counting" && task != "text")
+      throw std::runtime_error((f / "config.json").string() + ": \"task\" is not one of flipflop, selcopy, counting, text "
+                               "(not a minicope run's configuration)");
     r.result = read_results(f / "result.jsonl");
     if (r.result.count("valid")) r.loss_at[1] = r.result["valid"]["loss"].get<double>();
     for (const auto& e : fs::directory_iterator(f)) {
@@ -231,7 +243,7 @@ int cmd_report(const std::vector<std::string>& args, std::ostream& out, std::ost
         const auto it = cells.find(vars);
         if (it != cells.end())
           for (const Run* r : it->second)
-            if (r->result.count("test")) s.v.push_back(r->result.at("test").value("error_rate", NAN));
+            if (r->result.count("test")) s.v.push_back(num_or_nan(r->result.at("test"), "error_rate"));
         out << " " << s.text(1, true) << (it != cells.end() ? " (" + seeds_of(it->second) + ")" : "") << " |";
       }
       out << "\n";

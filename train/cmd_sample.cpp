@@ -58,7 +58,7 @@ int cmd_sample(const std::vector<std::string>& args, std::ostream& out, std::ost
     const std::string t = r["temperature"].as<std::string>();
     size_t used = 0;
     try {
-      temperature = std::stod(t, &used);
+      if (!t.empty() && !std::isspace(static_cast<unsigned char>(t[0]))) temperature = std::stod(t, &used);
     } catch (const std::exception&) {
       used = 0;
     }
@@ -90,7 +90,8 @@ int cmd_sample(const std::vector<std::string>& args, std::ostream& out, std::ost
   for (int64_t t = 0; t < n_tokens; ++t) {
     const int64_t V = logits.size(2), last = logits.size(1) - 1;
     const int64_t next = draw(logits.data<double>() + last * V, V, temperature, top_k, g);
-    out << tok.decode({next}) << std::flush;
+    out << tok.piece(next, context.back()) << std::flush;
+    if (!out) return 1;  // the reader is gone (run_cli reports the failed write)
     context.push_back(next);
     if (int64_t(context.size()) > window) {  // full: keep the newest half, rebuild the cache
       context.erase(context.begin(), context.end() - window / 2);

@@ -104,7 +104,9 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
       "out", "run folder (default: runs/TASK-PE-TIME)", cxxopts::value<std::string>())(
       "resume", "continue the run in --out from its last checkpoint")(
       "stop-after", "stop after N steps of this invocation, with a checkpoint", cxxopts::value<std::string>())(
-      "json", "print the final evaluation as JSON lines");
+      "json", "print the final evaluation as JSON lines")(
+      "memory-check", "refuse a run whose estimated memory exceeds what is available [default: true]",
+      cxxopts::value<std::string>()->implicit_value("true"));
   add_setting_flags(options);
   add_rank_flags(options, true);
   ParsedArgs p = parse_args(options, args);
@@ -120,16 +122,13 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   RunConfig cfg;
   on_every_rank(comm, [&] {
     if (r.count("bucket-kb")) opt.bucket_bytes = flag_int(r, "bucket-kb", 1, int64_t(1) << 21) * 1024;
-    if (r.count("overlap")) {
-      const std::string v = r["overlap"].as<std::string>();
-      if (v != "true" && v != "false") throw UsageError("--overlap expects true or false, got '" + v + "'");
-      opt.overlap = v == "true";
-    }
+    if (r.count("overlap")) opt.overlap = flag_bool(r, "overlap");
     try {
       cfg = gather(r, opt.given);
     } catch (const std::invalid_argument& e) {  // a bad --config file
       throw std::runtime_error(e.what());
     }
+    if (r.count("memory-check")) opt.memory_check = flag_bool(r, "memory-check");
     opt.resume = r.count("resume") > 0;
     opt.json = r.count("json") > 0;
     if (r.count("stop-after")) opt.stop_after = flag_int(r, "stop-after", 1, int64_t(1) << 40);
@@ -171,7 +170,7 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
   on_every_rank(comm, [&] {  // under mpirun each rank reads the checkpoint (and the task's data) itself
     if (r.count("batch")) batch = flag_int(r, "batch", 1, 1 << 20);
     const std::string ckpt = r.count("ckpt") ? r["ckpt"].as<std::string>() : "";
-    run = load_run_flag(r.count("ckpt") ? &ckpt : nullptr, r.count("seq") ? flag_int(r, "seq", 1, 1 << 24) : 0, true);
+    run = load_run_flag(r.count("ckpt") ? &ckpt : nullptr, r.count("seq") ? flag_int(r, "seq", 1, kMaxContext) : 0, true);
     splits = run.task->splits();
     if (r.count("split")) {
       const std::string want = r["split"].as<std::string>();

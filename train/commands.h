@@ -24,6 +24,9 @@ ParsedArgs parse_args(cxxopts::Options& options, const std::vector<std::string>&
 // The value of integer flag --name, which must lie in [lo, hi]; throws UsageError naming it.
 int64_t flag_int(const cxxopts::ParseResult& r, const std::string& name, int64_t lo, int64_t hi);
 
+// The value of true/false flag --name ("--name" alone is true); throws UsageError.
+bool flag_bool(const cxxopts::ParseResult& r, const std::string& name);
+
 int cmd_gradcheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

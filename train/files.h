@@ -1,12 +1,17 @@
-// files.h — reading a whole input file, with the error every reader reports the same way.
+// files.h — reading a whole input file, with the error every reader reports the same
+// way; and JSON as minicope's inputs take it.
 #pragma once
+#include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 
 namespace mc {
 
-// The bytes of the file at `path`; on failure, "" with `why` set to what is wrong:
-// "is a folder, expected KIND", "cannot be read (missing or no permission)" or
-// "read failed". `why` is empty on success.
+// The bytes of the regular file at `path`; on failure, "" with `why` set to what is
+// wrong: "cannot be read (no such file)", "is a folder, expected KIND", "is not a
+// regular file (a FIFO), expected KIND" or "read failed (...)". `why` is empty on
+// success. A FIFO, device or socket is refused without reading from it, so a FIFO with
+// no writer cannot hang the program, nor /dev/zero fill its memory.
 std::string read_file_or_why(const std::string& path, const std::string& kind, std::string& why);
 
 // The same, throwing Error(prefix + path + ": " + why) on failure, so each reader keeps
@@ -18,5 +23,20 @@ std::string read_whole_file(const std::string& path, const std::string& kind, co
   if (!why.empty()) throw Error(prefix + path + ": " + why);
   return bytes;
 }
+
+// 's' for a message: in single quotes, with control bytes (a NUL would cut the
+// message short) written as \xNN.
+std::string quoted(const std::string& s);
+
+// A key given twice in one JSON object. JSON lets the last one win; in a config file or
+// a data line that is a mistake, refused everywhere.
+struct DuplicateKey : std::runtime_error {
+  explicit DuplicateKey(const std::string& k) : std::runtime_error("the key '" + k + "' is given twice"), key(k) {}
+  std::string key;
+};
+
+// nlohmann::json::parse (whole text, no trailing garbage), refusing duplicate keys:
+// throws DuplicateKey, or nlohmann::json::exception as parse does.
+nlohmann::json parse_json_no_duplicates(const std::string& text);
 
 }  // namespace mc

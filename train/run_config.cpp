@@ -1,7 +1,10 @@
 #include "train/run_config.h"
 
 #include "train/files.h"
+#include "train/tokenizer.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -23,15 +26,20 @@ namespace {
 
 [[noreturn]] void bad(const std::string& origin, const std::string& why) { throw std::invalid_argument(origin + " " + why); }
 
+// An integer in [lo, hi]; one of 2^63 or more is reported as written, not wrapped.
+int64_t checked_int(const nlohmann::json& v, int64_t lo, int64_t hi) {
+  if (!v.is_number_integer()) throw std::invalid_argument("expects an integer, got " + v.dump());
+  const bool too_big = v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX);
+  const int64_t x = too_big ? INT64_MAX : v.get<int64_t>();
+  if (too_big || x < lo || x > hi)
+    throw std::invalid_argument("must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + v.dump());
+  return x;
+}
+
 Setting int_setting(std::string group, std::string name, std::string help, int64_t lo, int64_t hi,
                     std::function<int64_t&(RunConfig&)> ref) {
   Setting s{name, std::move(help), "int", nullptr, nullptr, std::move(group)};
-  s.set = [=](RunConfig& c, const nlohmann::json& v) {
-    if (!v.is_number_integer()) throw std::invalid_argument("expects an integer, got " + v.dump());
-    const int64_t x = v.get<int64_t>();
-    if (x < lo || x > hi) throw std::invalid_argument("must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(x));
-    ref(c) = x;
-  };
+  s.set = [=](RunConfig& c, const nlohmann::json& v) { ref(c) = checked_int(v, lo, hi); };
   s.get = [=](const RunConfig& c) { return nlohmann::json(ref(const_cast<RunConfig&>(c))); };
   return s;
 }
@@ -41,10 +49,7 @@ Setting opt_int_setting(std::string group, std::string name, std::string help, i
   Setting s{name, std::move(help), "int", nullptr, nullptr, std::move(group)};
   s.set = [=](RunConfig& c, const nlohmann::json& v) {
     if (v.is_null()) { ref(c).reset(); return; }
-    if (!v.is_number_integer()) throw std::invalid_argument("expects an integer, got " + v.dump());
-    const int64_t x = v.get<int64_t>();
-    if (x < lo || x > hi) throw std::invalid_argument("must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(x));
-    ref(c) = x;
+    ref(c) = checked_int(v, lo, hi);
   };
   s.get = [=](const RunConfig& c) {
     const auto& o = ref(const_cast<RunConfig&>(c));
@@ -99,6 +104,8 @@ Setting string_setting(std::string group, std::string name, std::string help, st
   Setting s{name, std::move(help), "string", nullptr, nullptr, std::move(group)};
   s.set = [=](RunConfig& c, const nlohmann::json& v) {
     if (!v.is_string()) throw std::invalid_argument("expects a string, got " + v.dump());
+    if (!is_valid_utf8(v.get<std::string>()))  // it is stored in JSON, which holds only UTF-8
+      throw std::invalid_argument("is not valid UTF-8 (a path minicope stores must be)");
     ref(c) = v.get<std::string>();
   };
   s.get = [=](const RunConfig& c) { return nlohmann::json(ref(const_cast<RunConfig&>(c))); };
@@ -114,9 +121,9 @@ std::vector<Setting> build() {
   v.push_back(string_setting("task", "data", "text: the training text; counting: a folder of train/valid/test.jsonl in the official format", [](R& c) -> std::string& { return c.task.data; }));
   v.push_back(string_setting("task", "val", "text: the held-out text (default: the last 10% of --data)", [](R& c) -> std::string& { return c.task.val; }));
   v.push_back(choice_setting("task", "tokenizer", "text: tokens", {"byte", "char", "word"}, [](R& c) -> std::string& { return c.task.tokenizer; }));
-  v.push_back(int_setting("task", "vocab-size", "text, word tokens: keep at most this many words (0: all)", 0, 1 << 24, [](R& c) -> int64_t& { return c.task.vocab_size; }));
+  v.push_back(int_setting("task", "vocab-size", "text, word tokens: keep at most this many tokens, <unk> and <eol> included (0: all; else at least 2)", 0, 1 << 24, [](R& c) -> int64_t& { return c.task.vocab_size; }));
   v.push_back(int_setting("task", "min-count", "text, word tokens: keep words seen at least this often", 1, 1 << 30, [](R& c) -> int64_t& { return c.task.min_count; }));
-  v.push_back(int_setting("task", "eval-size", "examples per evaluation split", 1, 1 << 22, [](R& c) -> int64_t& { return c.task.eval_size; }));
+  v.push_back(int_setting("task", "eval-size", "examples per evaluation split", 1, 1 << 20, [](R& c) -> int64_t& { return c.task.eval_size; }));
   v.push_back(int_setting("task", "length", "flipflop: tokens per sequence (even)", 4, 1 << 20, [](R& c) -> int64_t& { return c.task.length; }));
   v.push_back(int_setting("task", "data-tokens", "selcopy: tokens to copy", 1, 1 << 16, [](R& c) -> int64_t& { return c.task.data_tokens; }));
   v.push_back(int_setting("task", "noise-tokens", "selcopy: noise tokens in distribution (dense: half, sparse: twice)", 2, 1 << 20, [](R& c) -> int64_t& { return c.task.noise_tokens; }));
@@ -135,7 +142,7 @@ std::vector<Setting> build() {
   v.push_back(int_setting("model", "layers", "transformer layers", 1, 1 << 10, [](R& c) -> int64_t& { return c.model.layers; }));
   v.push_back(int_setting("model", "dim", "model width", 1, 1 << 16, [](R& c) -> int64_t& { return c.model.dim; }));
   v.push_back(int_setting("model", "heads", "attention heads (must divide dim)", 1, 1 << 10, [](R& c) -> int64_t& { return c.model.heads; }));
-  v.push_back(int_setting("model", "seq", "context length (default: what the task needs)", 0, kBig, [](R& c) -> int64_t& { return c.model.seq; }));
+  v.push_back(int_setting("model", "seq", "context length (0: what the task needs; text: 128)", 0, kMaxContext, [](R& c) -> int64_t& { return c.model.seq; }));
   v.push_back(real_setting("model", "dropout", "dropout probability", 0, 1, true, [](R& c) -> double& { return c.model.dropout; }));
   v.push_back(bool_setting("model", "post-norm", "LayerNorm after each residual add", [](R& c) -> bool& { return c.model.post_norm; }));
   v.push_back(bool_setting("model", "tied", "tie the output projection to the token embedding", [](R& c) -> bool& { return c.model.tied; }));
@@ -155,6 +162,17 @@ std::vector<Setting> build() {
   v.push_back(int_setting("run", "eval-every", "evaluate every N steps (and at the end)", 1, kBig, [](R& c) -> int64_t& { return c.eval_every; }));
   v.push_back(int_setting("run", "log-every", "log the loss every N steps (0: about 20 times)", 0, kBig, [](R& c) -> int64_t& { return c.log_every; }));
   v.push_back(int_setting("run", "seed", "seed of the weights, the data and dropout", 0, INT64_MAX, [](R& c) -> int64_t& { return c.seed; }));
+  // The settings of one task (or tokenizer) only.
+  const std::vector<std::pair<std::string, std::vector<std::string>>> only = {
+      {"data", {"text", "counting"}}, {"val", {"text"}},           {"tokenizer", {"text"}},
+      {"vocab-size", {"text"}},       {"min-count", {"text"}},     {"length", {"flipflop"}},
+      {"data-tokens", {"selcopy"}},   {"noise-tokens", {"selcopy"}}, {"symbols", {"selcopy"}},
+      {"vars", {"counting"}},         {"max-steps", {"counting"}}};
+  for (Setting& s : v) {
+    for (const auto& [name, tasks] : only)
+      if (s.name == name) s.tasks = tasks;
+    if (s.name == "vocab-size" || s.name == "min-count") s.tokenizer = "word";
+  }
   return v;
 }
 
@@ -163,6 +181,21 @@ std::vector<Setting> build() {
 const std::vector<Setting>& settings() {
   static const std::vector<Setting> s = build();
   return s;
+}
+
+void check_settings_apply(const RunConfig& c, const std::set<std::string>& given) {
+  for (const Setting& s : settings()) {
+    if (!given.count(s.name)) continue;
+    if (!s.tasks.empty() && std::find(s.tasks.begin(), s.tasks.end(), c.task.name) == s.tasks.end()) {
+      std::string list;
+      for (const std::string& t : s.tasks) list += (list.empty() ? "" : " or ") + t;
+      throw std::invalid_argument("--" + s.name + " applies to --task " + list + ", not " + c.task.name);
+    }
+    if (!s.tokenizer.empty() && c.task.tokenizer != s.tokenizer)
+      throw std::invalid_argument("--" + s.name + " applies to --tokenizer " + s.tokenizer + ", not " + c.task.tokenizer);
+  }
+  if (given.count("vocab-size") && c.task.vocab_size == 1)
+    throw std::invalid_argument("--vocab-size 1 would leave only <unk>; give at least 2 (or 0 for every word)");
 }
 
 void apply_setting(RunConfig& c, const Setting& s, const nlohmann::json& value, const std::string& origin) {
@@ -179,31 +212,21 @@ std::vector<std::string> apply_config_file(RunConfig& c, const std::string& path
 
 std::vector<std::string> apply_config_text(RunConfig& c, const std::string& text, const std::string& path) {
   nlohmann::json j;
-  // JSON lets a key appear twice (the last wins); in a config file that is a mistake.
-  std::vector<std::set<std::string>> keys_at;  // the keys of each open object
-  std::string twice;
-  const auto watch = [&](int, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
-    if (ev == nlohmann::json::parse_event_t::object_start) keys_at.emplace_back();
-    if (ev == nlohmann::json::parse_event_t::object_end && !keys_at.empty()) keys_at.pop_back();
-    if (ev == nlohmann::json::parse_event_t::key && !keys_at.empty() && !keys_at.back().insert(parsed.get<std::string>()).second &&
-        twice.empty())
-      twice = parsed.get<std::string>();
-    return true;
-  };
   try {
-    j = nlohmann::json::parse(text, watch);  // rejects trailing garbage
+    j = parse_json_no_duplicates(text);  // rejects trailing garbage
+  } catch (const DuplicateKey& e) {
+    throw std::invalid_argument("config " + path + ": the setting " + quoted(e.key) + " is given twice");
   } catch (const nlohmann::json::parse_error& e) {
     throw std::invalid_argument("config " + path + ": not valid JSON (byte " + std::to_string(e.byte) + ")");
   } catch (const nlohmann::json::exception&) {  // found by fuzzing: 7E77777 overflows a double
     throw std::invalid_argument("config " + path + ": not valid JSON (a number out of range)");
   }
   if (!j.is_object()) throw std::invalid_argument("config " + path + ": expected a JSON object of settings");
-  if (!twice.empty()) throw std::invalid_argument("config " + path + ": the setting '" + twice + "' is given twice");
   std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const auto& all = settings();
     auto s = std::find_if(all.begin(), all.end(), [&](const Setting& x) { return x.name == it.key(); });
-    if (s == all.end()) throw std::invalid_argument("config " + path + ": unknown setting '" + it.key() + "' (the names are the flags of 'minicope train --help', without --)");
+    if (s == all.end()) throw std::invalid_argument("config " + path + ": unknown setting " + quoted(it.key()) + " (the names are the flags of 'minicope train --help', without --)");
     apply_setting(c, *s, it.value(), "config " + path + ": " + it.key());
     keys.push_back(it.key());
   }
@@ -218,24 +241,30 @@ nlohmann::json parse_flag_value(const Setting& s, const std::string& text) {
     throw std::invalid_argument("--" + s.name + " expects true or false, got '" + text + "'");
   }
   size_t used = 0;
-  try {
-    if (s.kind == "int") {
-      const long long v = std::stoll(text, &used);
-      if (used == text.size()) return int64_t(v);
-    } else {
-      const double v = std::stod(text, &used);
-      if (used == text.size()) return v;
+  // stoll and stod skip leading white space; " 5" is refused as "5 " is
+  const bool spaced = !text.empty() && std::isspace(static_cast<unsigned char>(text[0]));
+  if (!spaced) try {
+      if (s.kind == "int") {
+        const long long v = std::stoll(text, &used);
+        if (used == text.size()) return int64_t(v);
+      } else {
+        const double v = std::stod(text, &used);
+        if (used == text.size()) return v;
+      }
+    } catch (const std::exception&) {
     }
-  } catch (const std::exception&) {
-  }
   throw std::invalid_argument("--" + s.name + " expects " + (s.kind == "int" ? "an integer" : "a number") + ", got '" + text + "'");
 }
 
-nlohmann::json to_json(const RunConfig& c) {
+nlohmann::json settings_json(const RunConfig& c) {
   nlohmann::json j = nlohmann::json::object();
   for (const Setting& s : settings()) j[s.name] = s.get(c);
-  // fields set by the task rather than by the user
-  j["vocab-size"] = c.model.vocab;
+  return j;
+}
+
+nlohmann::json to_json(const RunConfig& c) {
+  nlohmann::json j = settings_json(c);
+  j["model-vocab"] = c.model.vocab;  // set by the task rather than by the user
   return j;
 }
 
@@ -244,8 +273,15 @@ RunConfig run_config_from_json(const nlohmann::json& j) {
   if (!j.is_object()) throw std::invalid_argument("the stored configuration is not a JSON object");
   for (const Setting& s : settings())
     if (j.contains(s.name)) apply_setting(c, s, j[s.name], "stored setting " + s.name + ":");
-  if (!j.contains("vocab-size") || !j["vocab-size"].is_number_integer()) throw std::invalid_argument("the stored configuration has no vocab-size");
-  c.model.vocab = j["vocab-size"];
+  if (j.contains("model-vocab")) {
+    if (!j["model-vocab"].is_number_integer()) throw std::invalid_argument("the stored model-vocab is not an integer");
+    c.model.vocab = j["model-vocab"];
+  } else {  // format 2 stored the model's vocabulary under vocab-size, over the word cap
+    if (!j.contains("vocab-size") || !j["vocab-size"].is_number_integer())
+      throw std::invalid_argument("the stored configuration has no model-vocab");
+    c.model.vocab = j["vocab-size"];
+    c.task.vocab_size = 0;
+  }
   return c;
 }
 

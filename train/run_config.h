@@ -5,6 +5,7 @@
 // flags: the last one wins. The whole RunConfig is stored in each checkpoint.
 #pragma once
 #include <functional>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -34,8 +35,15 @@ struct Setting {
   std::function<void(RunConfig&, const nlohmann::json&)> set;  // validates; throws std::invalid_argument
   std::function<nlohmann::json(const RunConfig&)> get;
   std::string group;  // task, model, optim, run
+  // The tasks it applies to (empty: every task); given for another, it is refused.
+  std::vector<std::string> tasks = {};
+  std::string tokenizer = "";  // it applies only with this tokenizer ("word")
 };
 const std::vector<Setting>& settings();
+
+// Refuses settings that were given (by flag or config file) but do not apply to the
+// task or tokenizer of `c`: "--tokenizer applies to --task text, not flipflop".
+void check_settings_apply(const RunConfig& c, const std::set<std::string>& given);
 
 // Applies one value; `origin` ("--lr" or "config run.json: lr") starts the error message.
 void apply_setting(RunConfig& c, const Setting& s, const nlohmann::json& value, const std::string& origin);
@@ -47,6 +55,10 @@ std::vector<std::string> apply_config_text(RunConfig& c, const std::string& text
 // A flag's text as the JSON value of its setting's kind ("3" -> 3, "true" -> true).
 nlohmann::json parse_flag_value(const Setting& s, const std::string& text);
 
+// Every setting by name: what config.json holds, and what --config reads back.
+nlohmann::json settings_json(const RunConfig& c);
+// The settings plus "model-vocab" (the vocabulary size the task chose): the form a
+// checkpoint stores, which run_config_from_json reads.
 nlohmann::json to_json(const RunConfig& c);
 RunConfig run_config_from_json(const nlohmann::json& j);  // throws std::invalid_argument
 

@@ -3,6 +3,7 @@
 #include "train/tasks.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -24,6 +25,17 @@ uint64_t split_seed(const std::string& task, const std::string& split) {
 
 void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
+}
+
+int64_t word_count(const std::string& text) {
+  int64_t n = 0;
+  bool in_word = false;
+  for (char c : text) {
+    const bool space = std::isspace(static_cast<unsigned char>(c)) != 0;
+    n += !space && !in_word;
+    in_word = !space;
+  }
+  return n;
 }
 
 std::vector<std::string> split_words(const std::string& text) {
@@ -50,6 +62,8 @@ class FlipFlop : public Task {
   int64_t context() const override { return opt_.length - 1; }
   Example sample(Generator& g) const override { return generate(g, opt_.p_ignore); }
   std::vector<std::string> splits() const override { return {"test", "sparse", "dense"}; }
+  int64_t eval_tokens() const override { return 4 * opt_.eval_size * opt_.length; }
+  int64_t eval_examples() const override { return 4 * opt_.eval_size; }
   std::vector<Example> eval_set(const std::string& split) const override {
     double p;
     if (split == "test" || split == "valid") p = opt_.p_ignore;
@@ -104,6 +118,10 @@ class SelCopy : public Task {
   int64_t context() const override { return total(2 * opt_.noise_tokens) - 1; }  // the sparse split is longest
   Example sample(Generator& g) const override { return generate(g, opt_.noise_tokens); }
   std::vector<std::string> splits() const override { return {"test", "dense", "sparse"}; }
+  int64_t eval_tokens() const override {  // valid, test, dense, sparse
+    return opt_.eval_size * (2 * total(opt_.noise_tokens) + total(opt_.noise_tokens / 2) + total(2 * opt_.noise_tokens));
+  }
+  int64_t eval_examples() const override { return 4 * opt_.eval_size; }
   std::vector<Example> eval_set(const std::string& split) const override {
     int64_t noise;
     if (split == "test" || split == "valid") noise = opt_.noise_tokens;
@@ -174,6 +192,16 @@ class Counting : public Task {
     return encode(generate(g));
   }
   std::vector<std::string> splits() const override { return {"valid", "test"}; }
+  int64_t eval_tokens() const override {
+    if (files_.empty()) return 2 * opt_.eval_size * (context() + 1);
+    int64_t n = 0;
+    for (const char* split : {"valid", "test"})
+      for (const Example& e : files_.at(split)) n += int64_t(e.tokens.size());
+    return n;
+  }
+  int64_t eval_examples() const override {
+    return files_.empty() ? 2 * opt_.eval_size : int64_t(files_.at("valid").size() + files_.at("test").size());
+  }
   std::vector<Example> eval_set(const std::string& split) const override {
     if (split != "valid" && split != "test") throw std::invalid_argument("counting has no split '" + split + "' (valid, test)");
     if (!files_.empty()) return files_.at(split);
@@ -246,9 +274,16 @@ class Counting : public Task {
       const std::string path = (fs::path(dir) / (std::string(split) + ".jsonl")).string();
       records[split] = read_counting_jsonl(path);
       if (records[split].empty()) throw std::runtime_error(path + ": no examples");
-      for (const auto& r : records[split])
+      for (const auto& r : records[split]) {
+        // counted before the words are copied out: one huge line must not take the memory
+        const int64_t n = word_count(r.context) + word_count(r.question) + word_count(r.answer);
+        if (n - 1 > kMaxContext)
+          throw std::runtime_error(path + ":" + std::to_string(r.line) + ": a program of " + std::to_string(n) +
+                                   " tokens, longer than minicope takes (" + std::to_string(kMaxContext) +
+                                   " tokens of context)");
         for (const std::string* part : {&r.context, &r.question, &r.answer})
           for (const std::string& w : split_words(*part)) words.insert(w);
+      }
     }
     std::vector<std::string> vocab{"<pad>"};
     words.erase("<pad>");
@@ -281,13 +316,21 @@ std::vector<CountingRecord> parse_counting_jsonl(const std::string& text, const 
   for (int64_t n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines
     auto where = [&] { return path + ":" + std::to_string(n) + ": "; };
+    // Its words, counted in the raw line (JSON escapes can only add white space, and the
+    // keys are a few words): a program far past any context is refused before parsing.
+    if (const int64_t words = word_count(line); words > kMaxContext + 16)
+      throw std::runtime_error(where() + "a program of about " + std::to_string(words) +
+                               " tokens, longer than minicope takes (" + std::to_string(kMaxContext) + " tokens of context)");
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(line);
+      j = parse_json_no_duplicates(line);
+    } catch (const DuplicateKey& e) {
+      throw std::runtime_error(where() + e.what());
     } catch (const nlohmann::json::exception&) {
       throw std::runtime_error(where() + "not valid JSON");
     }
     CountingRecord r;
+    r.line = n;
     for (auto [key, field] : {std::pair{"context", &r.context}, {"question", &r.question}, {"answer", &r.answer}}) {
       if (!j.is_object() || !j.contains(key) || !j[key].is_string())
         throw std::runtime_error(where() + "expected an object with string fields context, question and answer (" +

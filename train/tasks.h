@@ -16,6 +16,10 @@
 
 namespace mc {
 
+// The longest context (model input) any task may have: past it, attention's L x L rows
+// alone outgrow any machine minicope runs on (--seq has the same bound).
+constexpr int64_t kMaxContext = int64_t(1) << 16;
+
 struct Example {
   std::vector<int64_t> tokens;
   // scored[t] = 1 when predicting tokens[t+1] from tokens[0..t] counts (loss and
@@ -45,6 +49,7 @@ struct TaskOptions {
   int64_t min_count = 1;         // word: keep words seen at least this often
   int64_t context = 0;           // text: the model's context (windows of context + 1 tokens)
   std::vector<std::string> vocab;  // a stored vocabulary (resume, eval, sample): rebuilds the tokenizer
+  bool evaluate_only = false;      // text: no training windows are drawn (eval), so the training text may be short
 };
 
 class Task {
@@ -59,6 +64,10 @@ class Task {
   // A fixed evaluation set; "valid" (drawn like training data, own seed) chooses the
   // best checkpoint for every task. Throws std::invalid_argument for an unknown split.
   virtual std::vector<Example> eval_set(const std::string& split) const = 0;
+  // Tokens in all the evaluation sets a training run builds ("valid" and splits()),
+  // counted without building them (the memory estimate, train/memory.h).
+  virtual int64_t eval_tokens() const = 0;
+  virtual int64_t eval_examples() const = 0;  // and the examples they hold
   std::string describe(const Example& e) const;  // the tokens as text
   // Text tasks choose the best checkpoint by loss and report perplexity.
   virtual bool is_text() const { return false; }
@@ -86,7 +95,10 @@ TokenBatch make_batch(std::span<const Example> examples, int64_t length = 0);  /
 
 // The official counting format: one JSON object per line with string fields context,
 // question and answer. Throws std::runtime_error "FILE:LINE: ..." on a bad line.
-struct CountingRecord { std::string context, question, answer; };
+struct CountingRecord {
+  std::string context, question, answer;
+  int64_t line = 0;  // where it was read, for messages
+};
 std::vector<CountingRecord> read_counting_jsonl(const std::string& path);
 // The same from the file's text; `path` names it in messages.
 std::vector<CountingRecord> parse_counting_jsonl(const std::string& text, const std::string& path);

@@ -53,7 +53,7 @@ class TextTask : public Task {
     vocab_ = tok_.tokens();
     train_ids_ = tok_.encode(train);
     held_ids_ = tok_.encode(held);
-    if (int64_t(train_ids_.size()) < o.context + 1)
+    if (!o.evaluate_only && int64_t(train_ids_.size()) < o.context + 1)
       throw std::runtime_error((o.val.empty() ? o.data + " (its first 90%)" : o.data) + ": " +
                                std::to_string(train_ids_.size()) + " tokens, fewer than one context window (" +
                                std::to_string(o.context + 1) + "; lower --seq or use a longer file)");
@@ -73,6 +73,9 @@ class TextTask : public Task {
     return e;
   }
   std::vector<std::string> splits() const override { return {"valid"}; }
+  // windows of context + 1 tokens, context / 2 apart: each held-out token about twice
+  int64_t eval_tokens() const override { return 2 * int64_t(held_ids_.size()) + opt_.context + 1; }
+  int64_t eval_examples() const override { return int64_t(held_ids_.size()) / std::max<int64_t>(1, opt_.context / 2) + 1; }
   std::vector<Example> eval_set(const std::string& split) const override {
     if (split != "valid") throw std::invalid_argument("text has one split, 'valid' (the held-out text), not '" + split + "'");
     const int64_t n = int64_t(held_ids_.size()), L = opt_.context, stride = std::max<int64_t>(1, L / 2);

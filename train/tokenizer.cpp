@@ -10,14 +10,24 @@ namespace {
 constexpr const char* kUnk = "<unk>";
 constexpr const char* kEol = "<eol>";
 
-// The length of the UTF-8 sequence starting at s[i], or 1 for an invalid byte.
+// The length of the UTF-8 sequence starting at s[i], or 1 for a byte that does not
+// start a valid one. Valid means well-formed (RFC 3629): the shortest form, no UTF-16
+// surrogate (U+D800..U+DFFF), nothing above U+10FFFF. The second byte's range depends
+// on the first: E0 A0..BF (not overlong), ED 80..9F (not a surrogate), F0 90..BF (not
+// overlong), F4 80..8F (not above U+10FFFF); C0, C1 and F5..FF never start one.
 size_t utf8_length(std::string_view s, size_t i) {
   const auto c = static_cast<unsigned char>(s[i]);
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+  if (c < 0x80) return 1;
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xbf;  // the second byte's range
+  if (c >= 0xc2 && c <= 0xdf) n = 2;
+  else if (c >= 0xe0 && c <= 0xef) n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+  else if (c >= 0xf0 && c <= 0xf4) n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
   if (n == 0 || i + n > s.size()) return 1;
-  for (size_t k = 1; k < n; ++k)
+  const auto second = static_cast<unsigned char>(s[i + 1]);
+  if (second < lo || second > hi) return 1;
+  for (size_t k = 2; k < n; ++k)
     if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return 1;
-  if (n == 2 && c < 0xc2) return 1;  // overlong
   return n;
 }
 
@@ -41,6 +51,15 @@ void for_each_word(std::string_view text, F&& f) {
   }
 }
 }  // namespace
+
+bool is_valid_utf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = utf8_length(text, i);
+    if (n == 1 && static_cast<unsigned char>(text[i]) >= 0x80) return false;
+    i += n;
+  }
+  return true;
+}
 
 std::vector<std::string_view> utf8_chars(std::string_view text) {
   std::vector<std::string_view> out;
@@ -120,19 +139,22 @@ std::vector<int64_t> Tokenizer::encode(std::string_view text) const {
 
 std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
   std::string out;
+  int64_t prev = -1;
   for (int64_t id : ids) {
-    if (id < 0 || id >= size()) throw std::out_of_range("decode: token id " + std::to_string(id) + " is not in the vocabulary");
-    const std::string& t = tokens_[size_t(id)];
-    if (kind_ != "word") {
-      out += t;
-    } else if (t == kEol) {
-      out += '\n';
-    } else {
-      if (!out.empty() && out.back() != '\n') out += ' ';
-      out += t;
-    }
+    out += piece(id, prev);
+    prev = id;
   }
   return out;
+}
+
+std::string Tokenizer::piece(int64_t id, int64_t prev) const {
+  if (id < 0 || id >= size()) throw std::out_of_range("decode: token id " + std::to_string(id) + " is not in the vocabulary");
+  const std::string& t = tokens_[size_t(id)];
+  if (kind_ != "word") return t;
+  if (t == kEol) return "\n";
+  // a word follows the previous one after a space, unless it starts the text or a line
+  const bool line_start = prev < 0 || (prev < size() && tokens_[size_t(prev)] == kEol);
+  return line_start ? t : " " + t;
 }
 
 }  // namespace mc

@@ -29,6 +29,10 @@ class Tokenizer {
   int64_t size() const { return int64_t(tokens_.size()); }
   std::vector<int64_t> encode(std::string_view text) const;
   std::string decode(const std::vector<int64_t>& ids) const;
+  // The text token `id` adds after token `prev` (-1: at the start), so that printing
+  // the pieces of a sequence one by one gives decode() of it: word tokens add the
+  // space between words.
+  std::string piece(int64_t id, int64_t prev) const;
   // What one token is, for bits per byte / per character: byte and char count 1 each.
   const char* unit() const { return kind_ == "byte" ? "byte" : kind_ == "char" ? "char" : "word"; }
 
@@ -39,7 +43,11 @@ class Tokenizer {
   int64_t unk_ = -1;
 };
 
-// Splits UTF-8 text into characters; an invalid byte is a one-byte character.
+// Splits UTF-8 text into characters; a byte that does not start a well-formed sequence
+// (overlong forms, surrogates and code points above U+10FFFF are not) is a one-byte
+// character.
 std::vector<std::string_view> utf8_chars(std::string_view text);
+// Whether text is well-formed UTF-8 throughout (what a JSON string may hold).
+bool is_valid_utf8(std::string_view text);
 
 }  // namespace mc

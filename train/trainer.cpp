@@ -4,7 +4,9 @@
 #include "dist/grad_sync.h"
 #include "train/cli.h"
 #include "train/files.h"
+#include "train/memory.h"
 #include "train/ranks.h"
+#include "train/tokenizer.h"
 
 #include <chrono>
 #include <cmath>
@@ -16,6 +18,8 @@
 #include <iostream>
 #include <set>
 #include <sstream>
+#include <sys/file.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace mc {
@@ -25,19 +29,60 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kFormat = "minicope-run";
-constexpr const char* kFormatVersion = "2";  // 2: with checksums
+// 2: with checksums. 3: the model's vocabulary size as "model-vocab" in the stored
+// configuration (2 had it under "vocab-size", over the word cap), and vocabulary
+// entries that are not UTF-8 as lists of byte values. Version 2 files are still read.
+constexpr const char* kFormatVersion = "3";
+constexpr const char* kOldFormatVersion = "2";
 
 // ---- checkpoints ---------------------------------------------------------------------------
 // Tensors: every parameter under its module name, then "optim.m.NAME" and "optim.v.NAME".
 // Metadata: format, format_version, config (JSON), step, optim_steps, rng_data,
-// rng_dropout, best_error, best_loss, best_step, task, vocab (JSON list), and the
-// checksums that save_safetensors adds.
+// rng_dropout, best_error, best_loss, best_step, task, vocab (JSON list, see
+// vocab_json), and the checksums that save_safetensors adds.
 struct RunState {
   int64_t step = 0;
   double best_error = INFINITY, best_loss = INFINITY;
   int64_t best_step = -1;
   Generator data_rng;
 };
+
+// The vocabulary as a JSON list. A JSON string holds only UTF-8, so a token that is not
+// well-formed UTF-8 (a byte token 0x80..0xFF, or a char token that is an invalid byte
+// of the training text) is stored as the list of its byte values: ["a", [255], ...].
+nlohmann::json vocab_json(const std::vector<std::string>& vocab) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const std::string& t : vocab) {
+    if (is_valid_utf8(t)) {
+      list.push_back(t);
+    } else {
+      nlohmann::json bytes = nlohmann::json::array();
+      for (char c : t) bytes.push_back(int(static_cast<unsigned char>(c)));
+      list.push_back(bytes);
+    }
+  }
+  return list;
+}
+
+// The inverse of vocab_json; throws std::invalid_argument.
+std::vector<std::string> vocab_from_json(const nlohmann::json& list) {
+  if (!list.is_array()) throw std::invalid_argument("not a JSON list");
+  std::vector<std::string> vocab;
+  for (const nlohmann::json& t : list) {
+    if (t.is_string()) {
+      vocab.push_back(t.get<std::string>());
+      continue;
+    }
+    if (!t.is_array() || t.empty()) throw std::invalid_argument("an entry is neither a string nor a list of bytes");
+    std::string bytes;
+    for (const nlohmann::json& b : t) {
+      if (!b.is_number_unsigned() || b.get<uint64_t>() > 255) throw std::invalid_argument("a byte value is not in 0..255");
+      bytes.push_back(char(b.get<uint64_t>()));
+    }
+    vocab.push_back(bytes);
+  }
+  return vocab;
+}
 
 void save_run(const std::string& path, const RunConfig& cfg, const Task& task, Transformer& model, AdamW& opt,
               const RunState& st) {
@@ -56,7 +101,7 @@ void save_run(const std::string& path, const RunConfig& cfg, const Task& task, T
                 {"format_version", kFormatVersion},
                 {"config", to_json(cfg).dump()},
                 {"task", task.name()},
-                {"vocab", nlohmann::json(task.vocab()).dump()},
+                {"vocab", vocab_json(task.vocab()).dump()},
                 {"step", std::to_string(st.step)},
                 {"optim_steps", std::to_string(opt.steps_taken())},
                 {"rng_data", st.data_rng.state()},
@@ -104,8 +149,9 @@ TensorFile check_run_file(TensorFile f, const std::string& path) {
   if (fmt == f.metadata.end() || fmt->second != kFormat)
     throw CheckpointError(path + ": not a minicope run checkpoint (no format '" + kFormat + "' in its metadata)");
   const std::string& ver = f.meta("format_version");
-  if (ver != kFormatVersion)
-    throw CheckpointError(path + ": checkpoint format version " + ver + "; this minicope reads version " + kFormatVersion);
+  if (ver != kFormatVersion && ver != kOldFormatVersion)
+    throw CheckpointError(path + ": checkpoint format version " + ver + "; this minicope reads versions " +
+                          kOldFormatVersion + " and " + kFormatVersion);
   if (!f.checksummed) throw CheckpointError(path + ": has no checksums (a minicope run checkpoint always has them)");
   return f;
 }
@@ -117,6 +163,8 @@ RunConfig config_of(const TensorFile& f, const std::string& path) {
     return run_config_from_json(nlohmann::json::parse(f.meta("config")));
   } catch (const CheckpointError&) {
     throw;
+  } catch (const nlohmann::json::exception&) {
+    throw CheckpointError(path + ": the stored configuration is not valid JSON");
   } catch (const std::exception& e) {
     throw CheckpointError(path + ": the stored configuration is unusable: " + e.what());
   }
@@ -222,13 +270,148 @@ std::string metrics_line(const Task& task, const EvalMetrics& m, int64_t step) {
 // Reads the task's vocabulary from a checkpoint, so its tokenizer is the trained one.
 void restore_vocab(RunConfig& cfg, const TensorFile& f, const std::string& path) {
   try {
-    cfg.task.vocab = nlohmann::json::parse(f.meta("vocab")).get<std::vector<std::string>>();
-  } catch (const CheckpointError&) {
-    throw;
-  } catch (const std::exception&) {
-    throw CheckpointError(path + ": the stored vocabulary is not a JSON list of strings");
+    cfg.task.vocab = vocab_from_json(nlohmann::json::parse(f.meta("vocab")));
+  } catch (const nlohmann::json::exception&) {
+    throw CheckpointError(path + ": the stored vocabulary is not valid JSON");
+  } catch (const std::invalid_argument& e) {
+    throw CheckpointError(path + ": the stored vocabulary is unusable (" + e.what() + ")");
   }
 }
+
+// ---- the run folder ----------------------------------------------------------------------
+// The files of a run. A folder holding any of them holds a run: a new run will not
+// start in it (it would truncate them), only --resume continues it.
+const char* const kRunFiles[] = {"last.safetensors", "best.safetensors", "metrics.jsonl", "config.json"};
+// The names a run writes before renaming them into place; each must be free for it.
+const char* const kScratchFiles[] = {"last.safetensors.tmp", "best.safetensors.tmp", "config.json.tmp"};
+
+// Rank 0's hold on the run folder: it checks the folder, locks it for the whole run (an
+// advisory flock on the folder itself, released when the process ends however it ends),
+// and makes sure before the first write that every write the run will make can succeed,
+// so that a run that cannot start changes nothing on disk.
+class RunFolder {
+ public:
+  RunFolder(const std::string& out, bool resume) : dir_(out), out_(out), resume_(resume) {}
+  RunFolder(const RunFolder&) = delete;
+  RunFolder& operator=(const RunFolder&) = delete;
+  ~RunFolder() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  // Before anything is read: the folder is a folder, holds a run to resume (or none for
+  // a new run), and no other run holds it. Writes nothing.
+  void check() {
+    if (out_.empty()) throw std::invalid_argument("--out DIR is required");
+    std::error_code ec;
+    const fs::file_status st = fs::status(dir_, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      throw std::runtime_error("--out " + out_ + ": cannot be used (" + ec.message() + ")");
+    existed_ = fs::exists(st);
+    if (existed_ && !fs::is_directory(st)) throw std::invalid_argument("--out " + out_ + ": exists and is not a folder");
+    if (resume_) {
+      if (!existed_ || !present("last.safetensors"))
+        throw std::invalid_argument("--resume: " + (dir_ / "last.safetensors").string() + " does not exist (nothing to resume)");
+    }
+    if (existed_) lock();
+    if (!resume_) refuse_a_run();
+  }
+
+  // After the run is known to fit (settings, data, memory), before training: creates the
+  // folder, checks that each file the run writes can be written, opens metrics.jsonl and
+  // writes config.json. On failure a new run removes what it made.
+  void prepare(const RunConfig& cfg, std::ofstream& metrics) {
+    std::error_code ec;
+    if (!existed_) {
+      made_dir_ = fs::create_directories(dir_, ec);
+      if (ec) throw std::runtime_error("--out " + out_ + ": cannot create the folder (" + ec.message() + ")");
+      lock();
+      if (!resume_) refuse_a_run();  // another run may have started in it since check()
+    }
+    try {
+      for (const char* name : kRunFiles) must_be_file_or_absent(name);
+      for (const char* name : kScratchFiles) must_be_file_or_absent(name);
+      // Can files be created here? (A read-only folder fails now, not at the first save.)
+      const std::string probe = (dir_ / "last.safetensors.tmp").string();
+      const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd < 0) throw std::runtime_error("--out " + out_ + ": cannot write in the folder (" + std::strerror(errno) + ")");
+      ::close(fd);
+      ::unlink(probe.c_str());
+      const fs::path mpath = dir_ / "metrics.jsonl";
+      made_metrics_ = !present("metrics.jsonl");
+      metrics.open(mpath, resume_ ? std::ios::app : std::ios::trunc);
+      if (!metrics) throw std::runtime_error(mpath.string() + ": cannot be written");
+      write_config(cfg);  // for people (checkpoints carry their own copy); last, atomically
+    } catch (...) {
+      metrics.close();
+      undo();
+      throw;
+    }
+  }
+
+ private:
+  bool present(const char* name) const {
+    std::error_code ec;
+    return fs::exists(fs::symlink_status(dir_ / name, ec));
+  }
+  void refuse_a_run() const {
+    for (const char* name : kRunFiles)
+      if (present(name))
+        throw std::invalid_argument("--out " + out_ + " already holds a run (" + name +
+                                    "); pass --resume to continue it, or choose another folder");
+  }
+  void must_be_file_or_absent(const char* name) const {
+    std::error_code ec;
+    const fs::file_status st = fs::symlink_status(dir_ / name, ec);
+    if (fs::exists(st) && !fs::is_regular_file(st))
+      throw std::runtime_error((dir_ / name).string() + ": is in the way (not a regular file); remove it");
+  }
+  void lock() {
+    fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0) throw std::runtime_error("--out " + out_ + ": cannot be opened (" + std::strerror(errno) + ")");
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int why = errno;
+      ::close(fd_);
+      fd_ = -1;
+      if (why == EWOULDBLOCK)
+        throw std::runtime_error("--out " + out_ + ": another minicope train is running in this folder; wait for it to "
+                                 "finish, or choose another folder");
+      throw std::runtime_error("--out " + out_ + ": cannot be locked (" + std::strerror(why) + ")");
+    }
+  }
+  void write_config(const RunConfig& cfg) const {
+    const fs::path tmp = dir_ / "config.json.tmp", path = dir_ / "config.json";
+    {
+      std::ofstream cj(tmp, std::ios::trunc);
+      cj << settings_json(cfg).dump(2) << "\n";
+      cj.flush();
+      if (!cj) {
+        std::error_code ec;
+        fs::remove(tmp, ec);
+        throw std::runtime_error(path.string() + ": cannot be written");
+      }
+    }
+    std::error_code ec;
+    fs::rename(tmp, path, ec);
+    if (ec) {
+      fs::remove(tmp, ec);
+      throw std::runtime_error(path.string() + ": cannot be written (" + ec.message() + ")");
+    }
+  }
+  // A new run that failed to start removes the files it made (and the folder, if it
+  // made it and it is empty); a resumed run has changed nothing yet.
+  void undo() const {
+    if (resume_) return;
+    std::error_code ec;
+    if (made_metrics_) fs::remove(dir_ / "metrics.jsonl", ec);
+    if (made_dir_) fs::remove(dir_, ec);  // only if empty
+  }
+
+  fs::path dir_;
+  std::string out_;
+  bool resume_;
+  bool existed_ = false, made_dir_ = false, made_metrics_ = false;
+  int fd_ = -1;
+};
 
 // ---- data parallelism ----------------------------------------------------------------------
 // The share [lo, hi) of n items that this rank takes: contiguous, sizes differing by at most one.
@@ -342,6 +525,25 @@ EvalMetrics evaluate(Transformer& model, const std::string& split, const std::ve
   return m;
 }
 
+std::string flag_message(const ConfigError& e) {
+  const auto flag = [](std::string field) {
+    std::replace(field.begin(), field.end(), '_', '-');
+    return "--" + field;
+  };
+  if (!e.other.empty()) return flag(e.field) + " cannot be combined with " + flag(e.other) + " (" + e.why + ")";
+  return flag(e.field) + " " + e.why;
+}
+
+namespace {
+// The settings that make a task's sequences long.
+std::string size_flags(const std::string& task) {
+  if (task == "flipflop") return "--length";
+  if (task == "selcopy") return "--data-tokens or --noise-tokens";
+  if (task == "counting") return "--max-steps";
+  return "--seq";
+}
+}  // namespace
+
 void resolve(RunConfig& cfg, const Task& task) {
   cfg.model.vocab = int64_t(task.vocab().size());
   if (cfg.model.vocab < 1) throw std::invalid_argument("the task has an empty vocabulary");
@@ -353,17 +555,12 @@ void resolve(RunConfig& cfg, const Task& task) {
   try {
     cfg.model.validate();
   } catch (const ConfigError& e) {
-    std::string msg = e.what();  // "config: dim: ..." -> "--dim ..."
-    const std::string prefix = "config: ";
-    if (msg.rfind(prefix, 0) == 0) {
-      msg = msg.substr(prefix.size());
-      const size_t colon = msg.find(':');
-      std::string field = msg.substr(0, colon);
-      std::replace(field.begin(), field.end(), '_', '-');
-      msg = "--" + field + msg.substr(colon + 1);
-    }
-    throw std::invalid_argument(msg);
+    throw std::invalid_argument(flag_message(e));
   }
+  if (task.context() > kMaxContext)
+    throw std::invalid_argument(task.name() + ": sequences of " + std::to_string(task.context() + 1) +
+                                " tokens are longer than minicope takes (" + std::to_string(kMaxContext) +
+                                " tokens of context; lower " + size_flags(task.name()) + ")");
   // Fix the tables' sizes now, so a later change of context (eval --seq) keeps them.
   if (cfg.model.uses_cope() && !cfg.model.npos) cfg.model.npos = cfg.model.cope_npos();
   if (cfg.model.uses_rel() && !cfg.model.rel_cap) cfg.model.rel_cap = cfg.model.rel_positions();
@@ -406,16 +603,12 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
   const fs::path dir(opt.out);
   const std::string last_path = (dir / "last.safetensors").string(), best_path = (dir / "best.safetensors").string();
 
-  // 1. Rank 0 checks the run folder and reads the checkpoint to resume; every rank gets it.
+  // 1. Rank 0 checks and locks the run folder and reads the checkpoint to resume; every
+  // rank gets it. Nothing is written until step 3.
+  RunFolder folder(opt.out, opt.resume);
   on_every_rank(comm, [&] {
     if (opt.out.empty()) throw std::invalid_argument("--out DIR is required");
-    if (!root) return;
-    if (fs::exists(dir) && !fs::is_directory(dir)) throw std::invalid_argument("--out " + opt.out + ": exists and is not a folder");
-    if (opt.resume) {
-      if (!fs::exists(last_path)) throw std::invalid_argument("--resume: " + last_path + " does not exist (nothing to resume)");
-    } else if (fs::exists(last_path) || fs::exists(best_path)) {
-      throw std::invalid_argument("--out " + opt.out + " already holds a run; pass --resume to continue it, or choose another folder");
-    }
+    if (root) folder.check();
   });
   std::string resumed_bytes = opt.resume ? read_on_rank0(comm, last_path) : std::string();
 
@@ -446,11 +639,10 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
       if (opt.given.count("eval-every")) cfg.eval_every = asked.eval_every;
       if (opt.given.count("log-every")) cfg.log_every = asked.log_every;
     }
+    check_settings_apply(cfg, opt.given);  // e.g. --tokenizer with a synthetic task
     if (cfg.task.name == "text") {  // the windows are the model's context
       if (cfg.model.seq == 0) cfg.model.seq = 128;
       cfg.task.context = cfg.model.seq;
-    } else if (!cfg.task.val.empty()) {
-      throw std::invalid_argument("--val applies to --task text");
     }
     if (cfg.batch < comm.size())
       throw std::invalid_argument("--batch " + std::to_string(cfg.batch) + " is smaller than the " +
@@ -458,6 +650,7 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
     task = make_task(cfg.task);
     resolve(cfg, *task);
     cfg.task.vocab.clear();  // stored in the checkpoint's metadata, not in its configuration
+    if (opt.memory_check) check_training_memory(cfg, *task);  // before the model and the sets are allocated
     model_ptr = std::make_unique<Transformer>(cfg.model, uint64_t(cfg.seed));
     adam_ptr = std::make_unique<AdamW>(model_ptr->named_parameters(), cfg.optim);
     st.data_rng = Generator(uint64_t(cfg.seed) ^ 0xda7a5eedULL);
@@ -506,16 +699,10 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
     return ms;
   };
 
+  // 3. The run will start: rank 0 makes the folder ready, opens metrics.jsonl and writes config.json.
   std::ofstream metrics;
   on_every_rank(comm, [&] {
-    if (!root) return;
-    fs::create_directories(dir);
-    {  // the configuration, for people (checkpoints carry their own copy)
-      std::ofstream cj(dir / "config.json");
-      cj << to_json(cfg).dump(2) << "\n";
-    }
-    metrics.open(dir / "metrics.jsonl", opt.resume ? std::ios::app : std::ios::trunc);
-    if (!metrics) throw std::runtime_error((dir / "metrics.jsonl").string() + ": cannot be written");
+    if (root) folder.prepare(cfg, metrics);
   });
 
   const int64_t log_every = cfg.log_every > 0 ? cfg.log_every : std::max<int64_t>(1, cfg.steps / 20);
@@ -523,7 +710,8 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
   progress.message("minicope: training " + cfg.model.pe + " on " + task->name() + " (" +
                    std::to_string(model.parameter_count()) + " parameters, context " + std::to_string(cfg.model.seq) +
                    ", " + std::to_string(cfg.steps) + " steps" +
-                   (comm.distributed() ? ", " + std::to_string(comm.size()) + " ranks" : "") + ") into " + opt.out);
+                   (comm.distributed() ? ", " + std::to_string(comm.size()) + " ranks" : "") + ", about " +
+                   format_bytes(estimate_training_memory(cfg, *task).total()) + " of memory) into " + opt.out);
   std::vector<EvalMetrics> best_metrics;
   int64_t tokens = 0;
   const int64_t first = st.step;
@@ -622,11 +810,12 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
         if (better) {
           st.best_error = err_v, st.best_loss = valid.loss, st.best_step = st.step;
           best_metrics.assign(task->is_text() ? ms.begin() : ms.begin() + 1, ms.end());
-          if (root) save_run(best_path, cfg, *task, model, adam, st);
           summary += "  (best)";
         }
         progress.message(summary);
+        // last first: when a save fails, best never runs ahead of last
         save_last();
+        if (better && root) save_run(best_path, cfg, *task, model, adam, st);
       } else if (stopping || stop_signal) {
         save_last();
       }
@@ -691,10 +880,11 @@ LoadedRun load_run_flag(const std::string* ckpt, int64_t seq, bool with_task) {
 
 LoadedRun load_run(const std::string& path, int64_t seq, bool with_task) {
   std::string file = path;
-  if (fs::is_directory(path)) {
+  std::error_code ec;  // (a symbolic link loop is then "cannot be read", below)
+  if (fs::is_directory(path, ec)) {
     file = (fs::path(path) / "best.safetensors").string();
-    if (!fs::exists(file)) file = (fs::path(path) / "last.safetensors").string();
-    if (!fs::exists(file)) throw std::invalid_argument(path + ": holds no best.safetensors or last.safetensors");
+    if (!fs::exists(fs::symlink_status(file, ec))) file = (fs::path(path) / "last.safetensors").string();
+    if (!fs::exists(fs::symlink_status(file, ec))) throw std::invalid_argument(path + ": holds no best.safetensors or last.safetensors");
   }
   return run_from_file(open_checkpoint(file), file, seq, with_task);
 }
@@ -711,6 +901,7 @@ LoadedRun run_from_file(TensorFile f, const std::string& file, int64_t seq, bool
                                   std::to_string(r.cfg.model.seq) + " positions (rel, rope and cope run longer)");
   }
   if (r.cfg.task.name == "text") r.cfg.task.context = seq > 0 ? seq : r.cfg.model.seq;
+  r.cfg.task.evaluate_only = true;  // a loaded run is evaluated (or sampled), not trained
   try {
     r.cfg.model.validate();
   } catch (const std::exception& e) {
@@ -719,6 +910,13 @@ LoadedRun run_from_file(TensorFile f, const std::string& file, int64_t seq, bool
   if (int64_t(r.cfg.task.vocab.size()) != r.cfg.model.vocab)
     throw CheckpointError(file + ": the stored vocabulary has " + std::to_string(r.cfg.task.vocab.size()) +
                           " tokens, the model " + std::to_string(r.cfg.model.vocab));
+  if (r.cfg.task.name == "text") {  // a forged or damaged token list is the file's fault: name it
+    try {
+      Tokenizer::from_tokens(r.cfg.task.tokenizer, r.cfg.task.vocab);
+    } catch (const std::invalid_argument& e) {
+      throw CheckpointError(file + ": the stored vocabulary is unusable (" + e.what() + ")");
+    }
+  }
   if (with_task) r.task = make_task(r.cfg.task);  // may throw for missing data files: the caller reports them
   if (r.task && int64_t(r.task->vocab().size()) != r.cfg.model.vocab)
     throw CheckpointError(file + ": the stored vocabulary has " + std::to_string(r.cfg.model.vocab) + " tokens, the task " +

@@ -34,6 +34,9 @@ EvalMetrics evaluate(Transformer& model, const std::string& split, const std::ve
 // configuration; throws std::invalid_argument naming the setting.
 void resolve(RunConfig& cfg, const Task& task);
 
+// A model configuration error as the flags name it: "--dim 30 is not divisible by ...".
+std::string flag_message(const ConfigError& e);
+
 struct TrainOptions {
   std::string out;         // run folder: last.safetensors, best.safetensors, metrics.jsonl
   bool resume = false;     // continue from out/last.safetensors
@@ -44,6 +47,8 @@ struct TrainOptions {
   // started during backward when overlap is on (docs/distributed.md).
   int64_t bucket_bytes = int64_t(1) << 20;
   bool overlap = true;
+  // Refuse a run whose estimated memory exceeds what the machine has (train/memory.h).
+  bool memory_check = true;
 };
 
 // Trains; prints progress to err and the final evaluation (of the best checkpoint) to out.
