@@ -256,6 +256,31 @@ TEST_CASE("checkpoints: cut at every section boundary, every header byte flipped
   MESSAGE("checkpoint cases: " << cuts.size() << " cuts, " << flips << " flipped bytes");
 }
 
+TEST_CASE("a forged text checkpoint: a token listed twice, a byte list out of range; each names the file") {
+  const fs::path d = empty_test_dir("bad_input_forged");
+  write_text(d / "text.txt", std::string(400, 'a') + std::string(400, 'b') + "\n");
+  const CliRun r = cli({"train", "--task", "text", "--data", (d / "text.txt").string(), "--seq", "8", "--layers", "1",
+                        "--dim", "8", "--heads", "1", "--batch", "2", "--steps", "1", "--out", (d / "run").string()});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const TensorFile good = load_safetensors((d / "run" / "last.safetensors").string());
+  const fs::path forged = d / "forged.safetensors";
+  for (const auto& [vocab, want] : {std::pair{std::string(R"(["<unk>", "a", "a"])"), "lists 'a' twice"},
+                                    {R"(["<unk>", "a", [256]])", "a byte value is not in 0..255"},
+                                    {R"(["<unk>", "a", []])", "neither a string nor a list of bytes"}}) {
+    TensorFile f = good;
+    f.metadata["vocab"] = vocab;  // save_safetensors writes fresh checksums: only the content is wrong
+    save_safetensors(forged.string(), f);
+    for (const char* cmd : {"eval", "sample"}) {
+      const CliRun e = cli({cmd, "--ckpt", forged.string()});
+      INFO(std::string(cmd) << " " << vocab << " -> " << e.err);
+      CHECK(e.code == 1);
+      CHECK(one_error_line(e));
+      CHECK(e.err.find(forged.string() + ": the stored vocabulary is unusable") != std::string::npos);
+      CHECK(e.err.find(want) != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("data files: empty, binary, missing, a folder; counting JSONL with bad lines") {
   g_cases = 0;
   const fs::path d = empty_test_dir("bad_input_data");

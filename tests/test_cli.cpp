@@ -35,6 +35,43 @@ TEST_CASE("help") {
   CHECK(run({"--help"}).out.find("gradcheck") != std::string::npos);
   CHECK(run({"gradcheck", "--help"}).out.find("--op") != std::string::npos);
   CHECK(run({}).code == 2);
+  CHECK(run({}).err == "minicope: error: no command given (train, eval, sample, bench, gradcheck, plot, report) "
+                       "(see 'minicope --help')\n");
+  // help COMMAND is COMMAND --help
+  CHECK(run({"help", "train"}).out == run({"train", "--help"}).out);
+  CHECK(run({"help", "train"}).out.find("--tokenizer") != std::string::npos);
+  CHECK(run({"help", "nope"}).code == 2);
+}
+
+namespace {
+// An output stream whose writes all fail, as standard output on a full disk.
+struct FullDisk : std::streambuf {
+  int overflow(int) override { return traits_type::eof(); }
+  std::streamsize xsputn(const char*, std::streamsize) override { return 0; }
+};
+}  // namespace
+
+TEST_CASE("output that cannot be written is an error, not a silent success") {
+  FullDisk full;
+  std::ostream out(&full);
+  std::ostringstream err;
+  CHECK(run_cli({"gradcheck", "--list"}, out, err) == 1);
+  CHECK(err.str() == "minicope: error: writing the output failed (a full disk or a closed pipe?); it is incomplete\n");
+}
+
+TEST_CASE("flags: given twice, or with white space around a number, are refused") {
+  for (const auto& [args, want] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"gradcheck", "--op", "relu", "--op", "matmul"}, "--op is given twice"},
+           {{"gradcheck", "--list", "--list"}, "--list is given twice"},
+           {{"gradcheck", "--threads", " 2"}, "--threads expects an integer, got ' 2'"},
+           {{"gradcheck", "--threads", "2 "}, "--threads expects an integer, got '2 '"},
+           {{"gradcheck", "--op", ""}, "--op must not be empty"}}) {
+    const Run r = run(args);
+    INFO(r.err);
+    CHECK(r.code == 2);
+    CHECK(count_lines(r.err) == 1);
+    CHECK(r.err.find(want) != std::string::npos);
+  }
 }
 
 TEST_CASE("gradcheck --json prints one object per case") {

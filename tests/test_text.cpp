@@ -11,6 +11,7 @@
 #include "train/cli.h"
 #include "train/tasks.h"
 #include "train/tokenizer.h"
+#include "train/trainer.h"
 
 using namespace mc;
 namespace fs = std::filesystem;
@@ -44,6 +45,44 @@ TEST_CASE("char tokenizer: multi-byte UTF-8 characters are single tokens and rou
   const Tokenizer tb = Tokenizer::train("char", bad);
   CHECK(tb.decode(tb.encode(bad)) == bad);
   CHECK(utf8_chars(bad).size() == 4);
+}
+
+TEST_CASE("UTF-8 as RFC 3629 defines it: overlong forms, surrogates and code points past U+10FFFF are invalid bytes") {
+  struct Case { std::string bytes; size_t chars; bool valid; };
+  const std::vector<Case> cases = {
+      {"a\xc3\xa9", 2, true},                     // é
+      {"\xe6\x9d\xb1", 1, true},                  // 東
+      {"\xf0\x9f\x99\x82", 1, true},             // 🙂
+      {"\xf4\x8f\xbf\xbf", 1, true},             // U+10FFFF, the last code point
+      {"\xed\x9f\xbf", 1, true},                  // U+D7FF, just below the surrogates
+      {"\xc0\xaf", 2, false},                     // overlong '/'
+      {"\xc1\xbf", 2, false},                     // overlong
+      {"\xe0\x80\xaf", 3, false},                 // overlong 3-byte '/'
+      {"\xf0\x80\x80\xaf", 4, false},            // overlong 4-byte '/'
+      {"\xed\xa0\x80", 3, false},                 // U+D800, a surrogate
+      {"\xed\xbf\xbf", 3, false},                 // U+DFFF
+      {"\xf4\x90\x80\x80", 4, false},            // U+110000
+      {"\xf5\x80\x80\x80", 4, false},            // past any code point
+      {"\x80", 1, false},                         // a lone continuation byte
+      {"\xe6\x9d", 2, false},                     // cut short
+  };
+  for (const Case& c : cases) {
+    INFO(doctest::toString(c.bytes.size()) << " bytes, first 0x" << std::hex << int(static_cast<unsigned char>(c.bytes[0])));
+    CHECK(utf8_chars(c.bytes).size() == c.chars);
+    CHECK(is_valid_utf8(c.bytes) == c.valid);
+    const Tokenizer t = Tokenizer::train("char", c.bytes);
+    CHECK(t.decode(t.encode(c.bytes)) == c.bytes);  // invalid or not, the round trip holds
+  }
+}
+
+TEST_CASE("word pieces joined one at a time give the decoded text (what sample prints)") {
+  const Tokenizer t = Tokenizer::train("word", "the cat sat\nthe dog ran\n");
+  const std::vector<int64_t> ids = t.encode("the cat sat\nthe dog ran\n");
+  std::string printed;
+  int64_t prev = -1;
+  for (int64_t id : ids) printed += t.piece(id, prev), prev = id;
+  CHECK(printed == t.decode(ids));
+  CHECK(printed == "the cat sat\nthe dog ran\n");
 }
 
 TEST_CASE("word tokenizer: white space, <eol>, <unk> by count and by vocabulary size") {
@@ -83,6 +122,31 @@ TEST_CASE("cached decoding gives the logits of a full forward pass at every step
     CHECK(cache.len == 9);
     if (std::string(pe) == "abs") CHECK_THROWS_AS(m.forward_cached(Tensor::indices({0}, {1, 1}), cache), ShapeError);
   }
+}
+
+TEST_CASE("a byte run stores its 256 tokens and loads them back, bytes 0x80-0xFF included") {
+  const fs::path data = temp("bytes.bin"), out = temp("byte_run");
+  fs::remove_all(out);
+  std::string bytes;
+  for (int r = 0; r < 8; ++r)
+    for (int b = 0; b < 256; ++b) bytes.push_back(char((b * 7 + r) & 0xff));
+  std::ofstream(data, std::ios::binary) << bytes;
+  const Run r = cli({"train", "--task", "text", "--data", data.string(), "--tokenizer", "byte", "--seq", "16", "--layers", "1",
+                     "--dim", "16", "--heads", "2", "--batch", "4", "--steps", "2", "--out", out.string()});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const LoadedRun run = load_run(out.string());
+  REQUIRE(run.cfg.task.vocab.size() == 256);
+  for (int b = 0; b < 256; ++b) CHECK(run.cfg.task.vocab[size_t(b)] == std::string(1, char(b)));
+  // and a char run on invalid UTF-8 keeps its invalid bytes as tokens
+  const fs::path bad = temp("bad.txt"), out2 = temp("bad_run");
+  fs::remove_all(out2);
+  std::ofstream(bad, std::ios::binary) << std::string(300, 'a') + "\xff\xc0\xaf" + std::string(300, 'b');
+  REQUIRE(cli({"train", "--task", "text", "--data", bad.string(), "--seq", "16", "--layers", "1", "--dim", "16", "--heads",
+               "2", "--batch", "4", "--steps", "2", "--out", out2.string()}).code == 0);
+  const LoadedRun run2 = load_run(out2.string());
+  CHECK(std::count(run2.cfg.task.vocab.begin(), run2.cfg.task.vocab.end(), std::string("\xff")) == 1);
+  CHECK(std::count(run2.cfg.task.vocab.begin(), run2.cfg.task.vocab.end(), std::string("\xc0")) == 1);
 }
 
 TEST_CASE("text errors: empty, too short, a folder, unreadable") {

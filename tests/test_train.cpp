@@ -230,6 +230,12 @@ TEST_CASE("a config file sets the run, and flags override it") {
   CHECK(j["pe"] == "rope");
   CHECK(j["tied"] == true);
   CHECK(j["lr"] == 0.004);  // the flag wins
+  // config.json is a config file: given back, it trains the same run, bit for bit
+  const fs::path again = fresh_dir("configured_again");
+  const Run r2 = cli({"train", "--config", (d / "config.json").string(), "--out", again.string()});
+  INFO(r2.err);
+  REQUIRE(r2.code == 0);
+  CHECK(bytes_of(again / "last.safetensors") == bytes_of(d / "last.safetensors"));
 }
 
 TEST_CASE("damaged checkpoints: truncated, corrupted, wrong version") {

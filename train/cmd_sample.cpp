@@ -91,7 +91,7 @@ int cmd_sample(const std::vector<std::string>& args, std::ostream& out, std::ost
     const int64_t V = logits.size(2), last = logits.size(1) - 1;
     const int64_t next = draw(logits.data<double>() + last * V, V, temperature, top_k, g);
     out << tok.piece(next, context.back()) << std::flush;
-    if (!out) return 1;  // the reader is gone (run_cli reports the failed write)
+    if (!out) break;  // the reader is gone: stop (run_cli reports the failed write)
     context.push_back(next);
     if (int64_t(context.size()) > window) {  // full: keep the newest half, rebuild the cache
       context.erase(context.begin(), context.end() - window / 2);

@@ -82,7 +82,7 @@ std::string format_bytes(double bytes) {
 
 std::string MemoryEstimate::largest(const RunConfig& cfg) const {
   const ModelConfig& m = cfg.model;
-  const std::string context = "context " + std::to_string(m.seq);
+  const std::string context = "context " + std::to_string(m.seq) + " (" + size_flags(cfg.task.name) + ")";
   const std::string npos = m.uses_cope() ? " x --npos " + std::to_string(m.cope_npos()) : "";
   const std::pair<double, std::string> parts[] = {
       {parameters, "the parameters with their gradients and AdamW state (--layers " + std::to_string(m.layers) + ", --dim " +

@@ -184,8 +184,10 @@ const std::vector<Setting>& settings() {
 }
 
 void check_settings_apply(const RunConfig& c, const std::set<std::string>& given) {
+  const RunConfig defaults;
   for (const Setting& s : settings()) {
-    if (!given.count(s.name)) continue;
+    // A default value is no choice at all (a config.json of any run lists every setting).
+    if (!given.count(s.name) || s.get(c) == s.get(defaults)) continue;
     if (!s.tasks.empty() && std::find(s.tasks.begin(), s.tasks.end(), c.task.name) == s.tasks.end()) {
       std::string list;
       for (const std::string& t : s.tasks) list += (list.empty() ? "" : " or ") + t;

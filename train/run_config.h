@@ -41,8 +41,9 @@ struct Setting {
 };
 const std::vector<Setting>& settings();
 
-// Refuses settings that were given (by flag or config file) but do not apply to the
-// task or tokenizer of `c`: "--tokenizer applies to --task text, not flipflop".
+// Refuses settings that were given (by flag or config file) a value other than their
+// default but do not apply to the task or tokenizer of `c`: "--tokenizer applies to
+// --task text, not flipflop". (A default is let through: config.json lists them all.)
 void check_settings_apply(const RunConfig& c, const std::set<std::string>& given);
 
 // Applies one value; `origin` ("--lr" or "config run.json: lr") starts the error message.

@@ -349,6 +349,13 @@ std::string Task::describe(const Example& e) const {
   return s;
 }
 
+std::string size_flags(const std::string& task) {
+  if (task == "flipflop") return "--length";
+  if (task == "selcopy") return "--data-tokens or --noise-tokens";
+  if (task == "counting") return "--max-steps";
+  return "--seq";
+}
+
 std::unique_ptr<Task> make_task(const TaskOptions& opt) {
   if (opt.eval_size < 1) throw std::invalid_argument("--eval-size must be at least 1");
   if (opt.name == "flipflop") return std::make_unique<FlipFlop>(opt);

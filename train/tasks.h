@@ -79,6 +79,9 @@ class Task {
   std::vector<std::string> vocab_;
 };
 
+// The settings that make a task's sequences long ("--length" for flipflop), for messages.
+std::string size_flags(const std::string& task);
+
 // Builds a task; throws std::invalid_argument (bad options) or std::runtime_error
 // (unreadable or malformed data files, naming the file and line).
 std::unique_ptr<Task> make_task(const TaskOptions& opt);

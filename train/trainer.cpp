@@ -534,16 +534,6 @@ std::string flag_message(const ConfigError& e) {
   return flag(e.field) + " " + e.why;
 }
 
-namespace {
-// The settings that make a task's sequences long.
-std::string size_flags(const std::string& task) {
-  if (task == "flipflop") return "--length";
-  if (task == "selcopy") return "--data-tokens or --noise-tokens";
-  if (task == "counting") return "--max-steps";
-  return "--seq";
-}
-}  // namespace
-
 void resolve(RunConfig& cfg, const Task& task) {
   cfg.model.vocab = int64_t(task.vocab().size());
   if (cfg.model.vocab < 1) throw std::invalid_argument("the task has an empty vocabulary");
