@@ -1,4 +1,6 @@
-// memory.cpp — see memory.h. The counts follow what the code allocates:
+// memory.cpp — see memory.h. The counts follow what the code allocates. L is the
+// length of a batch: the context, but for Counting, whose programs are mostly far
+// shorter than the longest it can make (Task::batch_length).
 //   parameters   nn/transformer.cpp; each f32 parameter has a value, a gradient and
 //                AdamW's m and v: 16 bytes
 //   activations  per layer and token, the [B,L,C]-shaped results the tape keeps (the
@@ -9,12 +11,16 @@
 //                with its gradient, under rel the gradient of q.r [B,H,L,nrel]; plus the
 //                logits, their softmax and gradient (3V per token)
 //   evaluation   one forward pass of max(batch, 64) sequences without a tape: one
-//                layer's attention rows, a few [B,L,C] results, the logits in f32 and f64
+//                layer's attention rows, a layer's [B,L,C]-shaped results (16 C), the
+//                logits in f32 and f64; and again (up to the block cache's 2 GiB) for
+//                the shorter last batch of a split, whose blocks are kept beside them
 //   data         the evaluation sets as token lists: 9 bytes a token (an int64 and a
 //                flag) and 112 an example (two std::vectors and their heap blocks)
 //   base         the program, OpenBLAS and oneTBB buffers, measured
-// Memory freed by a training step stays in the tensor block cache (tensor/tensor.cpp)
-// for the next step, so evaluation's blocks come on top of the training step's.
+//   cache        batches of varying length (Counting) leave freed blocks of every size
+//                they had in the tensor block cache (tensor/tensor.cpp), up to its 2 GiB
+// Memory freed by a training step stays in that cache for the next step, so
+// evaluation's blocks come on top of the training step's.
 #include "train/memory.h"
 
 #include <algorithm>
@@ -29,6 +35,7 @@ namespace {
 
 constexpr double kWidthFloats = 38;  // per layer and token, in units of C (fitted: docs/reliability.md)
 constexpr double kBase = 40e6;       // bytes (fitted, with kWidthFloats)
+constexpr double kBlockCache = 2.0 * (1 << 30);  // what tensor/tensor.cpp's block cache keeps at most
 
 double parameter_count(const ModelConfig& m) {
   const double C = double(m.dim), V = double(m.vocab), D = double(m.head_dim()), F = double(m.mlp_ratio) * C;
@@ -47,7 +54,7 @@ double parameter_count(const ModelConfig& m) {
   return n;
 }
 
-// Floats of attention's saved rows per token and layer (L: the context).
+// Floats of attention's saved rows per token and layer (L: the batch's length).
 double attention_floats(const ModelConfig& m, double L, bool training) {
   const double H = double(m.heads);
   double f = H * L;  // the weights a
@@ -60,16 +67,25 @@ double attention_floats(const ModelConfig& m, double L, bool training) {
 
 MemoryEstimate estimate_training_memory(const RunConfig& cfg, const Task& task) {
   const ModelConfig& m = cfg.model;
-  const double L = double(m.seq), C = double(m.dim), V = double(m.vocab), B = double(cfg.batch);
+  // The batches' length: the context, or less where sequences are shorter (Counting).
+  const double L = double(std::min(m.seq, task.batch_length(cfg.batch)));
+  const double C = double(m.dim), V = double(m.vocab), B = double(cfg.batch);
   const double layers = double(m.layers);
   MemoryEstimate e;
   e.parameters = 16 * parameter_count(m);
   const double width = kWidthFloats + (m.dropout > 0 ? 3 : 0);  // dropout keeps a mask per residual branch
   e.activations = 4 * B * L * (layers * (width * C + attention_floats(m, L, true)) + 3 * V + 4 * C);
   const double Be = double(std::max<int64_t>(cfg.batch, 64));
-  e.evaluation = 4 * Be * L * (attention_floats(m, L, false) + 8 * C + 3 * V);
+  const double one_batch = 4 * Be * L * (attention_floats(m, L, false) + 16 * C + 3 * V);
+  // A split's last, shorter batch has blocks of other sizes, which stay in the block
+  // cache (at most kBlockCache) beside those of the full batches.
+  e.evaluation = one_batch + std::min(one_batch, kBlockCache);
   e.data = 9 * double(task.eval_tokens()) + 112 * double(task.eval_examples());
   e.base = kBase;
+  // The block cache keeps freed blocks by exact size (up to 2 GiB). Batches of one
+  // length reuse them every step; batches of varying length (Counting) leave blocks of
+  // every length they had, until the cache is full.
+  if (task.batch_length(cfg.batch) < m.seq) e.cache = std::min(kBlockCache, 4 * (e.activations + one_batch));
   return e;
 }
 

@@ -17,7 +17,8 @@ struct MemoryEstimate {
   double evaluation = 0;   // one evaluation forward pass (no gradients kept)
   double data = 0;         // the fixed evaluation sets, as token lists
   double base = 0;         // the program, its libraries and thread buffers
-  double total() const { return parameters + activations + evaluation + data + base; }
+  double cache = 0;        // blocks of sizes no longer used, kept by tensor/tensor.cpp's block cache
+  double total() const { return parameters + activations + evaluation + data + base + cache; }
   // The largest part and the settings that drive it, as in "activations 37.9 GB
   // (--batch 32 x context 16001 x 2 layers)".
   std::string largest(const RunConfig& cfg) const;

@@ -202,6 +202,14 @@ class Counting : public Task {
   int64_t eval_examples() const override {
     return files_.empty() ? 2 * opt_.eval_size : int64_t(files_.at("valid").size() + files_.at("test").size());
   }
+  // The longest of a few batches drawn (from a generator of its own), with a margin.
+  int64_t batch_length(int64_t batch) const override {
+    Generator g(0x5eedULL);
+    int64_t longest = 0;
+    for (int64_t n = 0; n < std::min<int64_t>(8 * batch, 512); ++n)
+      longest = std::max(longest, int64_t(sample(g).tokens.size()) - 1);
+    return std::min(context(), longest + longest / 8);
+  }
   std::vector<Example> eval_set(const std::string& split) const override {
     if (split != "valid" && split != "test") throw std::invalid_argument("counting has no split '" + split + "' (valid, test)");
     if (!files_.empty()) return files_.at(split);

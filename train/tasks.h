@@ -68,6 +68,13 @@ class Task {
   // counted without building them (the memory estimate, train/memory.h).
   virtual int64_t eval_tokens() const = 0;
   virtual int64_t eval_examples() const = 0;  // and the examples they hold
+  // The longest input a batch of `batch` examples will have, about: context() for tasks
+  // of fixed length; less for Counting, whose programs are mostly far shorter than the
+  // longest it can make (batches are padded to their longest only).
+  virtual int64_t batch_length(int64_t batch) const {
+    (void)batch;
+    return context();
+  }
   std::string describe(const Example& e) const;  // the tokens as text
   // Text tasks choose the best checkpoint by loss and report perplexity.
   virtual bool is_text() const { return false; }
