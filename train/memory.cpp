@@ -12,8 +12,7 @@
 //                logits, their softmax and gradient (3V per token)
 //   evaluation   one forward pass of max(batch, 64) sequences without a tape: one
 //                layer's attention rows, a layer's [B,L,C]-shaped results (16 C), the
-//                logits in f32 and f64; and again (up to the block cache's 2 GiB) for
-//                the shorter last batch of a split, whose blocks are kept beside them
+//                logits in f32 and f64
 //   data         the evaluation sets as token lists: 9 bytes a token (an int64 and a
 //                flag) and 112 an example (two std::vectors and their heap blocks)
 //   base         the program, OpenBLAS and oneTBB buffers, measured
@@ -77,9 +76,7 @@ MemoryEstimate estimate_training_memory(const RunConfig& cfg, const Task& task) 
   e.activations = 4 * B * L * (layers * (width * C + attention_floats(m, L, true)) + 3 * V + 4 * C);
   const double Be = double(std::max<int64_t>(cfg.batch, 64));
   const double one_batch = 4 * Be * L * (attention_floats(m, L, false) + 16 * C + 3 * V);
-  // A split's last, shorter batch has blocks of other sizes, which stay in the block
-  // cache (at most kBlockCache) beside those of the full batches.
-  e.evaluation = one_batch + std::min(one_batch, kBlockCache);
+  e.evaluation = one_batch;
   e.data = 9 * double(task.eval_tokens()) + 112 * double(task.eval_examples());
   e.base = kBase;
   // The block cache keeps freed blocks by exact size (up to 2 GiB). Batches of one
@@ -91,7 +88,8 @@ MemoryEstimate estimate_training_memory(const RunConfig& cfg, const Task& task) 
 
 std::string format_bytes(double bytes) {
   char b[32];
-  if (bytes >= 1e9) std::snprintf(b, sizeof b, "%.1f GB", bytes / 1e9);
+  if (bytes >= 1e12) std::snprintf(b, sizeof b, "%.1f TB", bytes / 1e12);
+  else if (bytes >= 1e9) std::snprintf(b, sizeof b, "%.1f GB", bytes / 1e9);
   else std::snprintf(b, sizeof b, "%.0f MB", bytes / 1e6);
   return b;
 }

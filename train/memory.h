@@ -35,7 +35,7 @@ double available_memory();
 // estimate exceeds the available memory ("... or pass --memory-check=false").
 void check_training_memory(const RunConfig& cfg, const Task& task);
 
-// "1.2 GB", "640 MB"
+// "3.1 TB", "1.2 GB", "640 MB" (decimal units)
 std::string format_bytes(double bytes);
 
 }  // namespace mc
