@@ -145,8 +145,9 @@ for f in metrics.jsonl config.json; do
   mkdir -p "$work/half-$f"
   seq 109 | sed 's/.*/{"step": &, "loss": 1}/' > "$work/half-$f/$f"
   before="$(state "$work/half-$f")"
-  one_error 2 "already holds a run ($f)" -- train --out "$work/half-$f" --length 16 "${tiny[@]}" --steps 2 &&
-    [[ "$(state "$work/half-$f")" == "$before" ]] && ok "5. a folder holding only $f is not reused"
+  one_error 2 "holds a run that saved no checkpoint ($f)" -- train --out "$work/half-$f" --length 16 "${tiny[@]}" --steps 2
+  [[ "$(state "$work/half-$f")" == "$before" ]] || fail "a refused run changed $work/half-$f"
+  ok "5. a folder holding only $f is not reused"
 done
 
 # ---- 6. a resume that cannot complete changes nothing ----------------------------------
@@ -155,8 +156,9 @@ res="$work/resume-me"
 "$bin" train --out "$res" --length 16 "${tiny[@]}" --steps 4 --eval-every 2 > /dev/null 2>&1 || fail "a short run failed"
 mkdir "$res/last.safetensors.tmp"
 before="$(state "$res")"
-one_error 1 "last.safetensors.tmp: is in the way" -- train --out "$res" --resume --steps 8 &&
-  [[ "$(state "$res")" == "$before" ]] && ok "6. a resume with last.safetensors.tmp in the way changes nothing"
+one_error 1 "last.safetensors.tmp: is in the way" -- train --out "$res" --resume --steps 8
+[[ "$(state "$res")" == "$before" ]] || fail "a refused resume changed $res"
+ok "6. a resume with last.safetensors.tmp in the way changes nothing"
 rmdir "$res/last.safetensors.tmp"
 # a read-only folder (as root, whose writes permissions do not stop, through setpriv)
 as_user=()
@@ -276,13 +278,20 @@ one_error 1 "config.json: \"task\" is not one of" -- report "$work/rep" && r11=$
 one_error 2 "--op must not be empty" -- gradcheck --op "" && r11=$((r11 + 1))
 one_error 2 "no command given" -- && r11=$((r11 + 1))
 "$bin" help train | grep -q -- "--tokenizer" && r11=$((r11 + 1)) || fail "'minicope help train' does not show train's flags"
+for h in "help --help" "--help --help" "help -h" "help help"; do  # no endless help of help
+  # shellcheck disable=SC2086
+  timeout 10 "$bin" $h > /dev/null 2>&1 || fail "minicope $h exits $?"
+done
+one_error 2 "help: unknown command 'nope'" -- help nope && r11=$((r11 + 1))
+"$bin" sample --help > /dev/null && one_error 2 "--seed is given twice" -- sample --ckpt "$work/words" --prompt --seed --seed 3 --seed 4 &&
+  r11=$((r11 + 1))
 "$bin" train --help | grep -q -- "--seq.*0: what the task needs" && r11=$((r11 + 1)) || fail "train --help does not say what --seq 0 means"
 [[ "$(python3 -c "import json; print(json.load(open('$work/char-whole/config.json'))['vocab-size'])")" == 0 ]] && r11=$((r11 + 1)) ||
   fail "a char run's config.json has the model's vocabulary in vocab-size"
 "$bin" train --task text --data "$work/words.txt" --tokenizer word --vocab-size 5 --seq 8 "${tiny[@]}" --steps 1 --out "$work/cap" > /dev/null 2>&1 &&
   [[ "$(python3 -c "import json; print(json.load(open('$work/cap/config.json'))['vocab-size'])")" == 5 ]] && r11=$((r11 + 1)) ||
   fail "a word run's config.json lost its vocabulary cap"
-[[ $r11 == 13 ]] && ok "11. duplicates, spaces, other tasks' settings, empty values, help: one rule each (13 cases)"
+[[ $r11 == 15 ]] && ok "11. duplicates, spaces, other tasks' settings, empty values, help: one rule each (15 cases)"
 
 if ((failures)); then echo "$failures failure(s)"; exit 1; fi
 echo "all passed"

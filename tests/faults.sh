@@ -25,7 +25,8 @@ kills=0
 for round in 1 2 3 4 5 6; do
   if [[ -f "$run/last.safetensors" ]]; then
     args=(train --out "$run" --resume --steps 100000)
-  else
+  else  # killed before its first checkpoint: such a folder is refused, so start afresh
+    rm -rf "$run"
     args=(train --out "$run" --steps 100000 "${tiny[@]}")
   fi
   "$bin" "${args[@]}" > /dev/null 2>&1 &

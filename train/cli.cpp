@@ -3,6 +3,7 @@
 // exit (2 for usage, 1 otherwise).
 #include "train/cli.h"
 
+#include <algorithm>
 #include <cxxopts.hpp>
 #include <filesystem>
 #include <map>
@@ -68,13 +69,15 @@ ParsedArgs parse_args(cxxopts::Options& options, const std::vector<std::string>&
     throw UsageError(msg);
   }
   // A flag given twice is a mistake (which value was meant?), as a key twice in a config is.
-  // (Positional arguments, such as plot's runs, may repeat: only --name forms count.)
+  // What cxxopts parsed (so a value that looks like a flag is a value); positional
+  // arguments, such as plot's runs, may repeat: only options written as --name count.
   std::map<std::string, int> seen;
-  for (const std::string& a : args) {
-    if (a == "--") break;
-    if (a.rfind("--", 0) != 0 || a.size() == 2) continue;
-    const std::string name = a.substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2);
-    if (++seen[name] == 2) throw UsageError("--" + name + " is given twice");
+  for (const cxxopts::KeyValue& kv : p.result->arguments()) {
+    const std::string& name = kv.key();
+    const bool as_flag = std::any_of(args.begin(), args.end(), [&](const std::string& a) {
+      return a == "--" + name || a.rfind("--" + name + "=", 0) == 0;
+    });
+    if (as_flag && ++seen[name] == 2) throw UsageError("--" + name + " is given twice");
   }
   if (!p.result->unmatched().empty())
     throw UsageError("unexpected argument '" + p.result->unmatched()[0] +
@@ -161,7 +164,11 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out_all, std::os
     if (cmd.empty()) throw UsageError("no command given (train, eval, sample, bench, gradcheck, plot, report)");
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
       if (args.size() > 2) throw UsageError("help takes one command, as in 'minicope help train'");
-      if (args.size() == 2 && args[1] != "help") return run_cli({args[1], "--help"}, out_all, err);  // help train = train --help
+      if (args.size() == 2 && args[1] != "help" && args[1] != "--help" && args[1] != "-h") {
+        for (const Command& c : kCommands)  // help train = train --help
+          if (args[1] == c.name) return run_cli({args[1], "--help"}, out_all, err);
+        throw UsageError("help: unknown command '" + args[1] + "'");
+      }
       out << kUsage;
       return finish_output(out_all, err);
     }
@@ -188,7 +195,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out_all, std::os
   } catch (const std::filesystem::filesystem_error& e) {  // the library's text names no flag: say what failed where
     std::string prefix;
     if (reports(launch, e, prefix))
-      err << "minicope: error: " << prefix << e.path1().string() << ": " << e.code().message() << "\n";
+      err << "minicope: error: " << prefix << (e.path1().empty() ? "" : e.path1().string() + ": ") << e.code().message() << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::string prefix;

@@ -60,8 +60,10 @@ void check_target(const std::string& path) {
   const ssize_t n = fd >= 0 ? ::read(fd, head, sizeof head - 1) : -1;
   if (fd >= 0) ::close(fd);
   const std::string start(head, size_t(std::max<ssize_t>(0, n)));
-  const size_t at = start.find_first_not_of(" \t\r\n");
-  if (at == std::string::npos || (start.compare(at, 5, "<?xml") != 0 && start.compare(at, 4, "<svg") != 0))
+  const size_t bom = start.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;  // a UTF-8 byte-order mark
+  const size_t at = start.find_first_not_of(" \t\r\n", bom);
+  const auto starts = [&](const char* s) { return at != std::string::npos && start.compare(at, std::strlen(s), s) == 0; };
+  if (!starts("<?xml") && !starts("<svg") && !starts("<!--") && !starts("<!DOCTYPE svg"))
     refuse("holds something other than an SVG picture");
 }
 
@@ -84,7 +86,9 @@ void write_file(const std::string& path, const std::string& text) {
     }
     done += size_t(w);
   }
-  ::fchmod(fd, 0644);  // mkstemp makes it private; a picture is for everyone
+  const mode_t mask = ::umask(0);  // mkstemp makes it private; a picture gets the usual mode
+  ::umask(mask);
+  ::fchmod(fd, 0666 & ~mask);
   if (::close(fd) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
     const int why = errno;
     ::unlink(tmp.c_str());

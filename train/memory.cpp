@@ -135,21 +135,37 @@ double available_memory() {
     }
     return true;
   };
+  // The page cache it holds is counted in its usage but given back on demand.
+  const auto inactive_file = [](const char* path, const char* key) {
+    std::ifstream f(path);
+    double v = 0;
+    for (std::string k; f >> k;) {
+      double x = 0;
+      f >> x;
+      if (k == key) v = x;
+    }
+    return v;
+  };
   double limit = 0, usage = 0;
-  if ((read_number("/sys/fs/cgroup/memory.max", limit) && read_number("/sys/fs/cgroup/memory.current", usage)) ||
-      (read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes", limit) &&
-       read_number("/sys/fs/cgroup/memory/memory.usage_in_bytes", usage))) {
-    if (limit < 1e18 && limit > usage && (avail == 0 || limit - usage < avail)) avail = limit - usage;
-  }
+  if (read_number("/sys/fs/cgroup/memory.max", limit) && read_number("/sys/fs/cgroup/memory.current", usage))
+    usage -= inactive_file("/sys/fs/cgroup/memory.stat", "inactive_file");
+  else if (read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes", limit) &&
+           read_number("/sys/fs/cgroup/memory/memory.usage_in_bytes", usage))
+    usage -= inactive_file("/sys/fs/cgroup/memory/memory.stat", "total_inactive_file");
+  else
+    limit = 0;
+  if (limit > 0 && limit < 1e18 && limit > usage && (avail == 0 || limit - usage < avail)) avail = limit - usage;
   return avail;
 }
 
-void check_training_memory(const RunConfig& cfg, const Task& task) {
+void check_training_memory(const RunConfig& cfg, const Task& task, int ranks_here) {
   const MemoryEstimate e = estimate_training_memory(cfg, task);
-  const double avail = available_memory();
+  const double avail = available_memory() / std::max(1, ranks_here);
   if (avail <= 0 || e.total() <= avail) return;
   throw std::invalid_argument("this run needs about " + format_bytes(e.total()) + " of memory, " +
-                              format_bytes(avail) + " is available; the largest part is " + e.largest(cfg) +
+                              format_bytes(avail) + " is available" +
+                              (ranks_here > 1 ? " to each of the " + std::to_string(ranks_here) + " ranks on this machine" : "") +
+                              "; the largest part is " + e.largest(cfg) +
                               " (lower those settings, or pass --memory-check=false to try anyway)");
 }
 

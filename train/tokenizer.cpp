@@ -1,4 +1,5 @@
 #include "train/tokenizer.h"
+#include "train/files.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -80,7 +81,7 @@ Tokenizer Tokenizer::from_tokens(const std::string& kind, const std::vector<std:
   if (kind == "byte" && tokens.size() != 256) throw std::invalid_argument("a byte tokenizer has 256 tokens, got " + std::to_string(tokens.size()));
   for (size_t i = 0; i < tokens.size(); ++i)
     if (!t.index_.emplace(tokens[i], int64_t(i)).second && kind != "byte")
-      throw std::invalid_argument("the tokenizer lists '" + tokens[i] + "' twice");
+      throw std::invalid_argument("the tokenizer lists " + quoted(tokens[i]) + " twice");
   if (kind != "byte") {
     auto it = t.index_.find(kUnk);
     if (it == t.index_.end()) throw std::invalid_argument("a " + kind + " tokenizer needs an <unk> token");

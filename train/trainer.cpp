@@ -324,10 +324,12 @@ class RunFolder {
     if (!existed_) {
       made_dir_ = fs::create_directories(dir_, ec);
       if (ec) throw std::runtime_error("--out " + out_ + ": cannot create the folder (" + ec.message() + ")");
-      lock();
-      if (!resume_) refuse_a_run();  // another run may have started in it since check()
     }
     try {
+      if (!existed_) {
+        lock();
+        if (!resume_) refuse_a_run();  // another run may have started in it since check()
+      }
       for (const char* name : kRunFiles) must_be_file_or_absent(name);
       for (const char* name : kScratchFiles) must_be_file_or_absent(name);
       // Can files be created here? (A read-only folder fails now, not at the first save.)
@@ -355,9 +357,13 @@ class RunFolder {
   }
   void refuse_a_run() const {
     for (const char* name : kRunFiles)
-      if (present(name))
+      if (present(name)) {
+        if (!present("last.safetensors"))  // it stopped (or was killed) before its first checkpoint
+          throw std::invalid_argument("--out " + out_ + " holds a run that saved no checkpoint (" + name +
+                                      "); remove the folder, or choose another");
         throw std::invalid_argument("--out " + out_ + " already holds a run (" + name +
                                     "); pass --resume to continue it, or choose another folder");
+      }
   }
   void must_be_file_or_absent(const char* name) const {
     std::error_code ec;
@@ -372,6 +378,9 @@ class RunFolder {
       const int why = errno;
       ::close(fd_);
       fd_ = -1;
+      // A file system without flock on folders (NFS emulates it with fcntl locks, which
+      // a folder cannot take; Lustre without -o flock): the run goes on unlocked.
+      if (why == EBADF || why == ENOLCK || why == ENOSYS || why == EOPNOTSUPP || why == EINVAL) return;
       if (why == EWOULDBLOCK)
         throw std::runtime_error("--out " + out_ + ": another minicope train is running in this folder; wait for it to "
                                  "finish, or choose another folder");
@@ -403,7 +412,7 @@ class RunFolder {
     if (resume_) return;
     std::error_code ec;
     if (made_metrics_) fs::remove(dir_ / "metrics.jsonl", ec);
-    if (made_dir_) fs::remove(dir_, ec);  // only if empty
+    if (made_dir_) fs::remove(dir_, ec);  // only if empty (its parents, if made too, stay)
   }
 
   fs::path dir_;
@@ -640,7 +649,8 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
     task = make_task(cfg.task);
     resolve(cfg, *task);
     cfg.task.vocab.clear();  // stored in the checkpoint's metadata, not in its configuration
-    if (opt.memory_check) check_training_memory(cfg, *task);  // before the model and the sets are allocated
+    // before the model and the sets are allocated; the ranks on this machine share it
+    if (opt.memory_check) check_training_memory(cfg, *task, launch_from_env().local_size);
     model_ptr = std::make_unique<Transformer>(cfg.model, uint64_t(cfg.seed));
     adam_ptr = std::make_unique<AdamW>(model_ptr->named_parameters(), cfg.optim);
     st.data_rng = Generator(uint64_t(cfg.seed) ^ 0xda7a5eedULL);
