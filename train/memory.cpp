@@ -158,8 +158,7 @@ double available_memory() {
   return avail;
 }
 
-void check_training_memory(const RunConfig& cfg, const Task& task, int ranks_here) {
-  const MemoryEstimate e = estimate_training_memory(cfg, task);
+void check_training_memory(const MemoryEstimate& e, const RunConfig& cfg, int ranks_here) {
   const double avail = available_memory() / std::max(1, ranks_here);
   if (avail <= 0 || e.total() <= avail) return;
   throw std::invalid_argument("this run needs about " + format_bytes(e.total()) + " of memory, " +

@@ -32,9 +32,9 @@ MemoryEstimate estimate_training_memory(const RunConfig& cfg, const Task& task);
 double available_memory();
 
 // Throws std::invalid_argument naming the largest part and its settings when the
-// estimate exceeds the available memory ("... or pass --memory-check=false"), shared
+// estimate `e` of `cfg` exceeds the available memory ("... or pass --memory-check=false"), shared
 // among `ranks_here` processes of one run on this machine (each holds a whole model).
-void check_training_memory(const RunConfig& cfg, const Task& task, int ranks_here = 1);
+void check_training_memory(const MemoryEstimate& e, const RunConfig& cfg, int ranks_here = 1);
 
 // "3.1 TB", "1.2 GB", "640 MB" (decimal units)
 std::string format_bytes(double bytes);

@@ -5,6 +5,7 @@
 #include "train/cli.h"
 #include "train/files.h"
 #include "train/memory.h"
+#include "train/run_folder.h"
 #include "train/ranks.h"
 #include "train/tokenizer.h"
 
@@ -18,8 +19,6 @@
 #include <iostream>
 #include <set>
 #include <sstream>
-#include <sys/file.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 namespace mc {
@@ -278,150 +277,6 @@ void restore_vocab(RunConfig& cfg, const TensorFile& f, const std::string& path)
   }
 }
 
-// ---- the run folder ----------------------------------------------------------------------
-// The files of a run. A folder holding any of them holds a run: a new run will not
-// start in it (it would truncate them), only --resume continues it.
-const char* const kRunFiles[] = {"last.safetensors", "best.safetensors", "metrics.jsonl", "config.json"};
-// The names a run writes before renaming them into place; each must be free for it.
-const char* const kScratchFiles[] = {"last.safetensors.tmp", "best.safetensors.tmp", "config.json.tmp"};
-
-// Rank 0's hold on the run folder: it checks the folder, locks it for the whole run (an
-// advisory flock on the folder itself, released when the process ends however it ends),
-// and makes sure before the first write that every write the run will make can succeed,
-// so that a run that cannot start changes nothing on disk.
-class RunFolder {
- public:
-  RunFolder(const std::string& out, bool resume) : dir_(out), out_(out), resume_(resume) {}
-  RunFolder(const RunFolder&) = delete;
-  RunFolder& operator=(const RunFolder&) = delete;
-  ~RunFolder() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  // Before anything is read: the folder is a folder, holds a run to resume (or none for
-  // a new run), and no other run holds it. Writes nothing.
-  void check() {
-    if (out_.empty()) throw std::invalid_argument("--out DIR is required");
-    std::error_code ec;
-    const fs::file_status st = fs::status(dir_, ec);
-    if (ec && ec != std::errc::no_such_file_or_directory)
-      throw std::runtime_error("--out " + out_ + ": cannot be used (" + ec.message() + ")");
-    existed_ = fs::exists(st);
-    if (existed_ && !fs::is_directory(st)) throw std::invalid_argument("--out " + out_ + ": exists and is not a folder");
-    if (resume_) {
-      if (!existed_ || !present("last.safetensors"))
-        throw std::invalid_argument("--resume: " + (dir_ / "last.safetensors").string() + " does not exist (nothing to resume)");
-    }
-    if (existed_) lock();
-    if (!resume_) refuse_a_run();
-  }
-
-  // After the run is known to fit (settings, data, memory), before training: creates the
-  // folder, checks that each file the run writes can be written, opens metrics.jsonl and
-  // writes config.json. On failure a new run removes what it made.
-  void prepare(const RunConfig& cfg, std::ofstream& metrics) {
-    std::error_code ec;
-    if (!existed_) {
-      made_dir_ = fs::create_directories(dir_, ec);
-      if (ec) throw std::runtime_error("--out " + out_ + ": cannot create the folder (" + ec.message() + ")");
-    }
-    try {
-      if (!existed_) {
-        lock();
-        if (!resume_) refuse_a_run();  // another run may have started in it since check()
-      }
-      for (const char* name : kRunFiles) must_be_file_or_absent(name);
-      for (const char* name : kScratchFiles) must_be_file_or_absent(name);
-      // Can files be created here? (A read-only folder fails now, not at the first save.)
-      const std::string probe = (dir_ / "last.safetensors.tmp").string();
-      const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-      if (fd < 0) throw std::runtime_error("--out " + out_ + ": cannot write in the folder (" + std::strerror(errno) + ")");
-      ::close(fd);
-      ::unlink(probe.c_str());
-      const fs::path mpath = dir_ / "metrics.jsonl";
-      made_metrics_ = !present("metrics.jsonl");
-      metrics.open(mpath, resume_ ? std::ios::app : std::ios::trunc);
-      if (!metrics) throw std::runtime_error(mpath.string() + ": cannot be written");
-      write_config(cfg);  // for people (checkpoints carry their own copy); last, atomically
-    } catch (...) {
-      metrics.close();
-      undo();
-      throw;
-    }
-  }
-
- private:
-  bool present(const char* name) const {
-    std::error_code ec;
-    return fs::exists(fs::symlink_status(dir_ / name, ec));
-  }
-  void refuse_a_run() const {
-    for (const char* name : kRunFiles)
-      if (present(name)) {
-        if (!present("last.safetensors"))  // it stopped (or was killed) before its first checkpoint
-          throw std::invalid_argument("--out " + out_ + " holds a run that saved no checkpoint (" + name +
-                                      "); remove the folder, or choose another");
-        throw std::invalid_argument("--out " + out_ + " already holds a run (" + name +
-                                    "); pass --resume to continue it, or choose another folder");
-      }
-  }
-  void must_be_file_or_absent(const char* name) const {
-    std::error_code ec;
-    const fs::file_status st = fs::symlink_status(dir_ / name, ec);
-    if (fs::exists(st) && !fs::is_regular_file(st))
-      throw std::runtime_error((dir_ / name).string() + ": is in the way (not a regular file); remove it");
-  }
-  void lock() {
-    fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd_ < 0) throw std::runtime_error("--out " + out_ + ": cannot be opened (" + std::strerror(errno) + ")");
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      const int why = errno;
-      ::close(fd_);
-      fd_ = -1;
-      // A file system without flock on folders (NFS emulates it with fcntl locks, which
-      // a folder cannot take; Lustre without -o flock): the run goes on unlocked.
-      if (why == EBADF || why == ENOLCK || why == ENOSYS || why == EOPNOTSUPP || why == EINVAL) return;
-      if (why == EWOULDBLOCK)
-        throw std::runtime_error("--out " + out_ + ": another minicope train is running in this folder; wait for it to "
-                                 "finish, or choose another folder");
-      throw std::runtime_error("--out " + out_ + ": cannot be locked (" + std::strerror(why) + ")");
-    }
-  }
-  void write_config(const RunConfig& cfg) const {
-    const fs::path tmp = dir_ / "config.json.tmp", path = dir_ / "config.json";
-    {
-      std::ofstream cj(tmp, std::ios::trunc);
-      cj << settings_json(cfg).dump(2) << "\n";
-      cj.flush();
-      if (!cj) {
-        std::error_code ec;
-        fs::remove(tmp, ec);
-        throw std::runtime_error(path.string() + ": cannot be written");
-      }
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) {
-      fs::remove(tmp, ec);
-      throw std::runtime_error(path.string() + ": cannot be written (" + ec.message() + ")");
-    }
-  }
-  // A new run that failed to start removes the files it made (and the folder, if it
-  // made it and it is empty); a resumed run has changed nothing yet.
-  void undo() const {
-    if (resume_) return;
-    std::error_code ec;
-    if (made_metrics_) fs::remove(dir_ / "metrics.jsonl", ec);
-    if (made_dir_) fs::remove(dir_, ec);  // only if empty (its parents, if made too, stay)
-  }
-
-  fs::path dir_;
-  std::string out_;
-  bool resume_;
-  bool existed_ = false, made_dir_ = false, made_metrics_ = false;
-  int fd_ = -1;
-};
-
 // ---- data parallelism ----------------------------------------------------------------------
 // The share [lo, hi) of n items that this rank takes: contiguous, sizes differing by at most one.
 std::pair<int64_t, int64_t> shard(int64_t n, const Comm& comm) {
@@ -618,6 +473,7 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
   std::unique_ptr<Transformer> model_ptr;
   std::unique_ptr<AdamW> adam_ptr;
   RunState st;
+  MemoryEstimate memory;
   on_every_rank(comm, [&] {
     if (opt.resume) {
       resumed = check_run_file(parse_safetensors(resumed_bytes, last_path), last_path);
@@ -650,7 +506,8 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
     resolve(cfg, *task);
     cfg.task.vocab.clear();  // stored in the checkpoint's metadata, not in its configuration
     // before the model and the sets are allocated; the ranks on this machine share it
-    if (opt.memory_check) check_training_memory(cfg, *task, launch_from_env().local_size);
+    memory = estimate_training_memory(cfg, *task);
+    if (opt.memory_check) check_training_memory(memory, cfg, launch_from_env().local_size);
     model_ptr = std::make_unique<Transformer>(cfg.model, uint64_t(cfg.seed));
     adam_ptr = std::make_unique<AdamW>(model_ptr->named_parameters(), cfg.optim);
     st.data_rng = Generator(uint64_t(cfg.seed) ^ 0xda7a5eedULL);
@@ -711,7 +568,7 @@ std::vector<EvalMetrics> train(RunConfig cfg, const TrainOptions& opt, std::ostr
                    std::to_string(model.parameter_count()) + " parameters, context " + std::to_string(cfg.model.seq) +
                    ", " + std::to_string(cfg.steps) + " steps" +
                    (comm.distributed() ? ", " + std::to_string(comm.size()) + " ranks" : "") + ", about " +
-                   format_bytes(estimate_training_memory(cfg, *task).total()) + " of memory) into " + opt.out);
+                   format_bytes(memory.total()) + " of memory) into " + opt.out);
   std::vector<EvalMetrics> best_metrics;
   int64_t tokens = 0;
   const int64_t first = st.step;
