@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "train/checkpoint.h"
-#include "train/run_config.h"
+#include "io/safetensors.h"
+#include "config/run_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string bytes(reinterpret_cast<const char*>(data), size);
@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
       mc::RunConfig c = mc::run_config_from_json(nlohmann::json::parse(cfg->second));
       c.model.validate();
-    } catch (const std::invalid_argument&) {
+    } catch (const std::invalid_argument&) {  // the stored JSON is not a configuration
+    } catch (const mc::SettingError&) {       // a stored setting out of range
     } catch (const nlohmann::json::exception&) {
     }
   }

@@ -5,7 +5,8 @@
 # encoding, the model options, a resumed run, and 2 MPI ranks when mpirun is here) and
 # compares what they leave: the checkpoints byte for byte (cmp), config.json, and
 # metrics.jsonl without its timings (tokens_per_s), then what eval prints of each
-# best checkpoint. A refactoring that changes no arithmetic must leave every file equal.
+# best checkpoint; then what both say (message, exit status) to command lines that fail.
+# A refactoring that changes no arithmetic must leave every file equal.
 # Exit 0 when everything matches, 1 otherwise (each difference is named).
 set -uo pipefail
 
@@ -75,5 +76,35 @@ for name in "${names[@]}"; do
   run_case new "$new" "$name" "${small[@]}" "${args[@]}"
   compare_case "$name"
 done
-if [ $fail = 0 ]; then echo "same: ${#names[@]} runs, every checkpoint byte for byte ($work)"; else echo "see $work"; fi
+
+# What each program says to command lines that go wrong: the message and exit status.
+# (Run in $work/errors, where a run folder `held` exists and `cfg*.json` are configs.)
+mkdir -p "$work/errors" && cd "$work/errors" || exit 2
+rm -rf held && cp -r "$work/old/ff-cope" held
+printf '{"lr": 70}' >cfg-range.json; printf '{"lr": 0.1, "lr": 0.2}' >cfg-twice.json; printf '{"nope": 1}' >cfg-unknown.json
+printf '{"dim": 30, "heads": 4}' >cfg-dim.json; printf 'not json' >cfg-bad.json
+bad_lines=(
+  "" "nope" "help nope" "train --nope" "train --dim x" "train --dim 30" "train --lr -1" "train --tied=maybe"
+  "train --config cfg-range.json" "train --config cfg-twice.json" "train --config cfg-unknown.json"
+  "train --config cfg-dim.json" "train --config cfg-bad.json" "train --config missing.json"
+  "train --task flipflop --length 5" "train --task selcopy --noise-tokens 1" "train --task counting --vars 0"
+  "train --task text" "train --task text --data missing.txt" "train --task flipflop --tokenizer word"
+  "train --out held" "train --out held --resume --dim 16" "train --out held --resume --steps 10"
+  "train --out nothing --resume" "train --resume" "train --out held/last.safetensors"
+  "train --task flipflop --length 100000" "train --batch 100000000 --dim 4096 --out big"
+  "train --sep-key=true --val-gates=true" "train --seq 8 --task flipflop"
+  "eval" "eval --ckpt" "eval --ckpt missing" "eval --ckpt held --seq 10" "eval --ckpt held --split nope"
+  "eval --ckpt cfg-bad.json" "sample --ckpt held" "plot" "plot curves --out x.svg" "plot attention --ckpt held --out held/config.json"
+  "report" "report missing" "bench --dim 30 --heads 4" "bench --seq 0" "gradcheck --op nope"
+)
+for line in "${bad_lines[@]}"; do
+  read -r -a argv <<<"$line"
+  a="$(timeout 60 "$old" "${argv[@]}" 2>&1 >/dev/null; echo "exit $?")"
+  b="$(timeout 60 "$new" "${argv[@]}" 2>&1 >/dev/null; echo "exit $?")"
+  [ "$a" = "$b" ] || { differ "minicope $line"; printf '  old: %s\n  new: %s\n' "$a" "$b"; }
+  case "$a" in *"exit 0"|*"exit 124") differ "minicope $line did not fail (update the list)" ;; esac
+done
+cd - >/dev/null || exit 2
+
+if [ $fail = 0 ]; then echo "same: ${#names[@]} runs, ${#bad_lines[@]} failing command lines, every checkpoint byte for byte, every message and exit status ($work)"; else echo "see $work"; fi
 exit $fail

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "train/cli.h"
+#include "cli/cli.h"
 
 struct CliRun { int code; std::string out, err; };
 

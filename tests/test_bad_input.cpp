@@ -11,8 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/cli_util.h"
-#include "train/checkpoint.h"
-#include "train/run_config.h"
+#include "io/safetensors.h"
+#include "config/run_config.h"
+#include "io/safetensors.h"
+#include "train/run_checkpoint.h"
 #include "train/trainer.h"
 
 using namespace mc;

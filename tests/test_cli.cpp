@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "tests/cli_util.h"
-#include "train/cli.h"
+#include "cli/cli.h"
 
 using namespace mc;
 

@@ -10,7 +10,7 @@
 #include "plot/svg.h"
 #include "tests/cli_util.h"
 #include "tests/xml_check.h"
-#include "train/metrics_file.h"
+#include "io/metrics_file.h"
 
 using namespace mc;
 namespace fs = std::filesystem;

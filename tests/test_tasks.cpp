@@ -7,7 +7,7 @@
 #include <map>
 #include <sstream>
 
-#include "train/tasks.h"
+#include "tasks/task.h"
 
 using namespace mc;
 

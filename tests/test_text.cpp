@@ -8,9 +8,11 @@
 #include "nn/checks.h"
 #include "nn/transformer.h"
 #include "tests/cli_util.h"
-#include "train/cli.h"
-#include "train/tasks.h"
-#include "train/tokenizer.h"
+#include "cli/cli.h"
+#include "tasks/task.h"
+#include "tasks/tokenizer.h"
+#include "io/safetensors.h"
+#include "train/run_checkpoint.h"
 #include "train/trainer.h"
 
 using namespace mc;

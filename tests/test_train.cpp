@@ -9,7 +9,9 @@
 #include <sstream>
 
 #include "tests/cli_util.h"
-#include "train/cli.h"
+#include "cli/cli.h"
+#include "io/safetensors.h"
+#include "train/run_checkpoint.h"
 #include "train/trainer.h"
 
 using namespace mc;

@@ -161,7 +161,8 @@ double available_memory() {
 void check_training_memory(const MemoryEstimate& e, const RunConfig& cfg, int ranks_here) {
   const double avail = available_memory() / std::max(1, ranks_here);
   if (avail <= 0 || e.total() <= avail) return;
-  throw std::invalid_argument("this run needs about " + format_bytes(e.total()) + " of memory, " +
+  // the settings together are what to change; --memory-check is the one that lets them be
+  throw SettingError("memory-check", "this run needs about " + format_bytes(e.total()) + " of memory, " +
                               format_bytes(avail) + " is available" +
                               (ranks_here > 1 ? " to each of the " + std::to_string(ranks_here) + " ranks on this machine" : "") +
                               "; the largest part is " + e.largest(cfg) +

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "train/run_config.h"
-#include "train/tasks.h"
+#include "config/run_config.h"
+#include "tasks/task.h"
 
 namespace mc {
 

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <string>
 
-#include "train/run_config.h"
+#include "config/run_config.h"
 
 namespace mc {
 

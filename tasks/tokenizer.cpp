@@ -1,5 +1,5 @@
-#include "train/tokenizer.h"
-#include "train/files.h"
+#include "tasks/tokenizer.h"
+#include "io/files.h"
 
 #include <algorithm>
 #include <stdexcept>

@@ -7,9 +7,10 @@
 #include <thread>
 
 #include "dist/comm.h"
-#include "train/cli.h"
-#include "train/commands.h"
-#include "train/ranks.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "dist/ranks.h"
+#include "train/run_checkpoint.h"
 #include "train/trainer.h"
 
 namespace mc {
@@ -41,17 +42,7 @@ RunConfig gather(const cxxopts::ParseResult& r, std::set<std::string>& given) {
   }
   for (const Setting& s : settings())
     if (r.count(s.name)) {
-      nlohmann::json v;
-      try {
-        v = parse_flag_value(s, r[s.name].as<std::string>());
-      } catch (const std::invalid_argument& e) {
-        throw UsageError(e.what());
-      }
-      try {
-        apply_setting(cfg, s, v, "--" + s.name);
-      } catch (const std::invalid_argument& e) {
-        throw UsageError(e.what());
-      }
+      apply_setting(cfg, s, parse_flag_value(s, r[s.name].as<std::string>()), "--" + s.name);
       given.insert(s.name);
     }
   return cfg;
@@ -116,18 +107,14 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
   const auto& r = *p.result;
   // Under mpirun the ranks join here; from now on a failure on any rank is agreed, and
-  // reported once (train/ranks.h). A rank may miss a file the others have.
+  // reported once (dist/ranks.h). A rank may miss a file the others have.
   Comm& comm = join_ranks(p);
   TrainOptions opt;
   RunConfig cfg;
   on_every_rank(comm, [&] {
     if (r.count("bucket-kb")) opt.bucket_bytes = flag_int(r, "bucket-kb", 1, int64_t(1) << 21) * 1024;
     if (r.count("overlap")) opt.overlap = flag_bool(r, "overlap");
-    try {
-      cfg = gather(r, opt.given);
-    } catch (const std::invalid_argument& e) {  // a bad --config file
-      throw std::runtime_error(e.what());
-    }
+    cfg = gather(r, opt.given);
     if (r.count("memory-check")) opt.memory_check = flag_bool(r, "memory-check");
     opt.resume = r.count("resume") > 0;
     opt.json = r.count("json") > 0;
@@ -138,11 +125,7 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
     if (opt.out.empty()) throw UsageError("--out must not be empty");
   });
   opt.out = comm.broadcast(opt.out, 0, "agreeing on the run folder");  // a default name holds rank 0's clock
-  try {
-    train(cfg, opt, out, err);
-  } catch (const std::invalid_argument& e) {  // a setting that does not fit the task or the run
-    throw UsageError(e.what());
-  }
+  train(cfg, opt, out, err);
   return 0;
 }
 
@@ -163,7 +146,7 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
     return 0;
   }
   const auto& r = *p.result;
-  Comm& comm = join_ranks(p);  // under mpirun: failures from here on are agreed (train/ranks.h)
+  Comm& comm = join_ranks(p);  // under mpirun: failures from here on are agreed (dist/ranks.h)
   int64_t batch = 64;
   LoadedRun run;
   std::vector<std::string> splits;

@@ -1,9 +1,9 @@
-// main.cpp — the `minicope` program: everything is in run_cli (train/cli.cpp).
+// main.cpp — the `minicope` program: everything is in run_cli (cli/cli.cpp).
 #include <csignal>
 #include <iostream>
 
 #include "dist/comm.h"
-#include "train/cli.h"
+#include "cli/cli.h"
 
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);

@@ -4,10 +4,10 @@
 #include <cxxopts.hpp>
 #include <iostream>
 
-#include "train/cli.h"
-#include "train/commands.h"
-#include "train/tokenizer.h"
-#include "train/trainer.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "tasks/tokenizer.h"
+#include "train/run_checkpoint.h"
 
 namespace mc {
 

@@ -1,5 +1,5 @@
 // files.cpp — see files.h.
-#include "train/files.h"
+#include "io/files.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,7 +1,7 @@
 // cli.cpp — subcommand dispatch, shared flags and the error contract:
 // anything a user gets wrong ends in one line `minicope: error: ...` and a non-zero
 // exit (2 for usage, 1 otherwise).
-#include "train/cli.h"
+#include "cli/cli.h"
 
 #include <algorithm>
 #include <cxxopts.hpp>
@@ -12,7 +12,8 @@
 #include <tbb/global_control.h>
 
 #include "dist/comm.h"
-#include "train/commands.h"
+#include "dist/ranks.h"
+#include "cli/commands.h"
 
 namespace mc {
 
@@ -113,6 +114,12 @@ bool flag_bool(const cxxopts::ParseResult& r, const std::string& name) {
   return v == "true";
 }
 
+LoadedRun load_run_flag(const std::string* ckpt, int64_t seq, bool with_task) {
+  if (!ckpt) throw UsageError("--ckpt DIR is required");
+  if (ckpt->empty()) throw UsageError("--ckpt must not be empty");
+  return load_run(*ckpt, seq, with_task);
+}
+
 namespace {
 
 // A command's output must reach its reader: standard output on a full disk or a closed
@@ -131,10 +138,10 @@ struct NullBuffer : std::streambuf {
 
 // Whether this rank prints `e`, and with which prefix. One process: always, plainly.
 // Several ranks (mpirun): a failure every rank reached is printed once (by rank 0, or
-// by the rank that failed first, train/ranks.h); anything else by the rank that saw it,
+// by the rank that failed first, dist/ranks.h); anything else by the rank that saw it,
 // naming the rank.
 bool reports(const Launch& l, const std::exception& e, std::string& prefix) {
-  if (dynamic_cast<const QuietFailure*>(&e)) return false;
+  if (const auto* known = dynamic_cast<const Error*>(&e); known && known->said()) return false;
   if (l.size == 1) return true;
   const bool lost = dynamic_cast<const RankLost*>(&e) != nullptr;
   if (lost || l.rank != 0) prefix = "rank " + std::to_string(l.rank) + ": ";
@@ -147,6 +154,16 @@ bool reports(const Launch& l, const std::exception& e, std::string& prefix) {
   } catch (const std::exception&) {  // MPI did not start: every rank says so; rank 0 is enough
     return l.rank == 0;
   }
+}
+
+// The line that reports e: its message; a filesystem error as "PATH: what failed" (the
+// library's own text names no flag); a usage mistake pointing to the command's --help.
+std::string message_of(const std::exception& e, const std::string& cmd) {
+  if (const auto* fe = dynamic_cast<const std::filesystem::filesystem_error*>(&e))
+    return (fe->path1().empty() ? "" : fe->path1().string() + ": ") + fe->code().message();
+  const auto* known = dynamic_cast<const Error*>(&e);
+  if (known && known->points_to_help()) return std::string(e.what()) + " (see 'minicope " + (cmd.empty() ? "" : cmd + " ") + "--help')";
+  return e.what();
 }
 
 }  // namespace
@@ -183,24 +200,10 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out_all, std::os
         return launch.rank == 0 && status == 0 ? finish_output(out_all, err) : status;
       }
     throw UsageError("unknown command '" + cmd + "'");
-  } catch (const Interrupted& e) {
-    return 128 + e.signal;
-  } catch (const QuietFailure& e) {
-    return e.status;
-  } catch (const UsageError& e) {
-    std::string prefix;
-    if (reports(launch, e, prefix))
-      err << "minicope: error: " << prefix << e.what() << " (see 'minicope " << (known ? cmd + " " : "") << "--help')\n";
-    return 2;
-  } catch (const std::filesystem::filesystem_error& e) {  // the library's text names no flag: say what failed where
-    std::string prefix;
-    if (reports(launch, e, prefix))
-      err << "minicope: error: " << prefix << (e.path1().empty() ? "" : e.path1().string() + ": ") << e.code().message() << "\n";
-    return 1;
   } catch (const std::exception& e) {
     std::string prefix;
-    if (reports(launch, e, prefix)) err << "minicope: error: " << prefix << e.what() << "\n";
-    return 1;
+    if (reports(launch, e, prefix)) err << "minicope: error: " << prefix << message_of(e, known ? cmd : "") << "\n";
+    return exit_status(e);
   }
 }
 

@@ -1,5 +1,5 @@
-#include "train/checkpoint.h"
-#include "train/files.h"
+#include "io/safetensors.h"
+#include "io/files.h"
 
 #include <cstdio>
 #include <cstring>
@@ -22,7 +22,7 @@ void write_all(int fd, const char* buf, size_t n, const std::string& path) {
     const ssize_t w = ::write(fd, buf, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      throw std::runtime_error(path + ": write failed: " + std::strerror(errno));
+      throw FileError(path, path + ": write failed: " + std::strerror(errno));
     }
     buf += w;
     n -= size_t(w);
@@ -48,21 +48,15 @@ std::string metadata_checksum(const std::map<std::string, std::string>& meta) {
 
 }  // namespace
 
-uint64_t fnv1a64(const void* data, size_t n, uint64_t h) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
-  return h;
-}
-
 const Tensor& TensorFile::at(const std::string& name) const {
   for (const auto& [n, t] : tensors)
     if (n == name) return t;
-  throw CheckpointError("the checkpoint has no tensor '" + name + "'");
+  throw CheckpointError(source, "the checkpoint has no tensor '" + name + "'");
 }
 
 const std::string& TensorFile::meta(const std::string& key) const {
   auto it = metadata.find(key);
-  if (it == metadata.end()) throw CheckpointError("the checkpoint's metadata has no '" + key + "'");
+  if (it == metadata.end()) throw CheckpointError(source, "the checkpoint's metadata has no '" + key + "'");
   return it->second;
 }
 
@@ -88,14 +82,14 @@ void save_unchecked(const std::string& path, const TensorFile& file) {
   while ((8 + text.size()) % 8 != 0) text.push_back(' ');  // align the data to 8 bytes
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error(tmp + ": cannot create: " + std::strerror(errno));
+  if (fd < 0) throw FileError(tmp, tmp + ": cannot create: " + std::strerror(errno));
   try {
     uint8_t len[8];
     for (int i = 0; i < 8; ++i) len[i] = uint8_t((uint64_t(text.size()) >> (8 * i)) & 0xff);
     write_all(fd, reinterpret_cast<const char*>(len), 8, tmp);
     write_all(fd, text.data(), text.size(), tmp);
     for (const auto& [name, t] : file.tensors) write_all(fd, static_cast<const char*>(t.raw()), t.nbytes(), tmp);
-    if (::fsync(fd) != 0) throw std::runtime_error(tmp + ": fsync failed: " + std::strerror(errno));
+    if (::fsync(fd) != 0) throw FileError(tmp, tmp + ": fsync failed: " + std::strerror(errno));
   } catch (...) {
     ::close(fd);
     std::remove(tmp.c_str());
@@ -103,11 +97,11 @@ void save_unchecked(const std::string& path, const TensorFile& file) {
   }
   if (::close(fd) != 0) {
     std::remove(tmp.c_str());
-    throw std::runtime_error(tmp + ": close failed: " + std::strerror(errno));
+    throw FileError(tmp, tmp + ": close failed: " + std::strerror(errno));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
-    throw std::runtime_error(path + ": rename failed: " + std::strerror(errno));
+    throw FileError(path, path + ": rename failed: " + std::strerror(errno));
   }
   // make the rename itself durable
   const std::string dir = std::filesystem::path(path).parent_path().string();
@@ -124,7 +118,7 @@ void save_safetensors(const std::string& path, const TensorFile& file) {
   try {
     save_unchecked(path, file);
   } catch (const std::runtime_error& e) {
-    throw std::runtime_error(std::string(e.what()) + " (" + path + " was left as it was)");
+    throw FileError(path, std::string(e.what()) + " (" + path + " was left as it was)");
   }
 }
 
@@ -162,7 +156,7 @@ TensorFile load_safetensors(const std::string& path) {
 }
 
 TensorFile parse_safetensors(const std::string& bytes, const std::string& path) {
-  auto fail = [&](const std::string& why) -> CheckpointError { return CheckpointError(path + ": " + why); };
+  auto fail = [&](const std::string& why) -> CheckpointError { return CheckpointError(path, path + ": " + why); };
   const uint64_t size = bytes.size();
   if (size < 8) throw fail("truncated: " + std::to_string(size) + " bytes, not even a header length");
   uint64_t n = 0;

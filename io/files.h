@@ -2,6 +2,8 @@
 // way; and JSON as minicope's inputs take it.
 #pragma once
 #include <nlohmann/json.hpp>
+
+#include "io/errors.h"
 #include <stdexcept>
 #include <string>
 
@@ -14,13 +16,13 @@ namespace mc {
 // no writer cannot hang the program, nor /dev/zero fill its memory.
 std::string read_file_or_why(const std::string& path, const std::string& kind, std::string& why);
 
-// The same, throwing Error(prefix + path + ": " + why) on failure, so each reader keeps
-// its own exception type (CheckpointError, std::invalid_argument for --config, ...).
-template <class Error>
+// The same, throwing Error(path, prefix + path + ": " + why) on failure: a FileError, or
+// the reader's own kind of it (CheckpointError).
+template <class Error = FileError>
 std::string read_whole_file(const std::string& path, const std::string& kind, const std::string& prefix = "") {
   std::string why;
   std::string bytes = read_file_or_why(path, kind, why);
-  if (!why.empty()) throw Error(prefix + path + ": " + why);
+  if (!why.empty()) throw Error(path, prefix + path + ": " + why);
   return bytes;
 }
 

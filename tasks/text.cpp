@@ -10,18 +10,18 @@
 #include <fstream>
 #include <sstream>
 
-#include "train/files.h"
-#include "train/tasks.h"
-#include "train/tokenizer.h"
+#include "io/files.h"
+#include "tasks/task.h"
+#include "tasks/tokenizer.h"
 
 namespace mc {
 
 namespace {
 
 std::string read_text(const std::string& path, const char* what) {
-  if (path.empty()) throw std::invalid_argument(std::string("the text task needs ") + what + " FILE");
-  std::string text = read_whole_file<std::runtime_error>(path, "a text file");
-  if (text.empty()) throw std::runtime_error(path + ": is empty");
+  if (path.empty()) throw SettingError(what + 2, std::string("the text task needs ") + what + " FILE");
+  std::string text = read_whole_file(path, "a text file");
+  if (text.empty()) throw FileError(path, path + ": is empty");
   return text;
 }
 
@@ -29,14 +29,14 @@ class TextTask : public Task {
  public:
   explicit TextTask(const TaskOptions& o) : opt_(o) {
     name_ = "text";
-    if (o.context < 1) throw std::invalid_argument("text: the context must be at least 1 token");
+    if (o.context < 1) throw SettingError("seq", "text: the context must be at least 1 token");
     std::string train = read_text(o.data, "--data");
     std::string held;
     if (!o.val.empty()) held = read_text(o.val, "--val");
     if (o.tokenizer != "byte")  // char and word tokens are for text; a NUL byte says the file is not
       for (const auto& [name, text] : {std::pair{&o.data, &train}, std::pair{&o.val, &held}})
         if (const size_t at = text->find('\0'); at != std::string::npos)
-          throw std::runtime_error(*name + ": a NUL byte at offset " + std::to_string(at) +
+          throw FileError(*name, *name + ": a NUL byte at offset " + std::to_string(at) +
                                    ": binary data, not text (--tokenizer byte reads any bytes)");
     if (o.val.empty()) {
       // the last 10% of the file, cut at a character (char) or white-space (word) boundary
@@ -46,7 +46,7 @@ class TextTask : public Task {
         while (cut < train.size() && !std::isspace(static_cast<unsigned char>(train[cut]))) ++cut;
       held = train.substr(cut);
       train.resize(cut);
-      if (held.empty()) throw std::runtime_error(o.data + ": too short to hold out its last 10% (pass --val FILE)");
+      if (held.empty()) throw FileError(o.data, o.data + ": too short to hold out its last 10% (pass --val FILE)");
     }
     tok_ = o.vocab.empty() ? Tokenizer::train(o.tokenizer, train, o.vocab_size, o.min_count)
                            : Tokenizer::from_tokens(o.tokenizer, o.vocab);
@@ -54,11 +54,11 @@ class TextTask : public Task {
     train_ids_ = tok_.encode(train);
     held_ids_ = tok_.encode(held);
     if (!o.evaluate_only && int64_t(train_ids_.size()) < o.context + 1)
-      throw std::runtime_error((o.val.empty() ? o.data + " (its first 90%)" : o.data) + ": " +
+      throw FileError(o.data, (o.val.empty() ? o.data + " (its first 90%)" : o.data) + ": " +
                                std::to_string(train_ids_.size()) + " tokens, fewer than one context window (" +
                                std::to_string(o.context + 1) + "; lower --seq or use a longer file)");
     if (held_ids_.size() < 2)
-      throw std::runtime_error((o.val.empty() ? o.data + " (its last 10%)" : o.val) + ": fewer than 2 tokens to evaluate on");
+      throw FileError(o.val.empty() ? o.data : o.val, (o.val.empty() ? o.data + " (its last 10%)" : o.val) + ": fewer than 2 tokens to evaluate on");
   }
   int64_t context() const override { return opt_.context; }
   bool is_text() const override { return true; }

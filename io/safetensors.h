@@ -11,19 +11,18 @@
 #include <utility>
 #include <vector>
 
+#include "io/errors.h"
+#include "io/hash.h"
 #include "tensor/tensor.h"
 
 namespace mc {
 
-// A file that is not a valid checkpoint: the message names the file and the problem.
-struct CheckpointError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 struct TensorFile {
   std::vector<std::pair<std::string, Tensor>> tensors;  // in file order
   std::map<std::string, std::string> metadata;
   bool checksummed = false;  // loaded: the file carried checksums, and they matched
+  std::string source;        // loaded: the path it was read from (named by at and meta)
   const Tensor& at(const std::string& name) const;       // throws CheckpointError
   const std::string& meta(const std::string& key) const; // throws CheckpointError
 };
@@ -33,8 +32,6 @@ struct TensorFile {
 // 64-bit FNV-1a hash of its bytes in hex. Other programs ignore it.
 constexpr const char* kChecksumsKey = "checksums";
 
-// 64-bit FNV-1a of n bytes, continuing from h.
-uint64_t fnv1a64(const void* data, size_t n, uint64_t h = 0xcbf29ce484222325ULL);
 
 // Writes to PATH.tmp, flushes and fsyncs it, then renames it over PATH: a crash or a
 // full disk leaves the previous file intact. Adds the checksums to the metadata.

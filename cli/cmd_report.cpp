@@ -22,9 +22,9 @@
 #include <set>
 #include <sstream>
 
-#include "train/cli.h"
-#include "train/commands.h"
-#include "train/files.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "io/files.h"
 
 namespace mc {
 
@@ -37,7 +37,7 @@ const std::vector<std::string> kPeOrder = {"none", "abs", "rel", "rope", "cope",
 
 json read_json(const fs::path& p) {
   try {
-    return json::parse(read_whole_file<std::runtime_error>(p.string(), "a JSON file"));
+    return json::parse(read_whole_file(p.string(), "a JSON file"));
   } catch (const json::exception&) {
     throw std::runtime_error(p.string() + ": not valid JSON");
   }
@@ -45,7 +45,7 @@ json read_json(const fs::path& p) {
 
 // split -> the JSON object of that split's line
 std::map<std::string, json> read_results(const fs::path& p) {
-  std::istringstream in(read_whole_file<std::runtime_error>(p.string(), "a JSONL file"));
+  std::istringstream in(read_whole_file(p.string(), "a JSONL file"));
   std::map<std::string, json> out;
   std::string line;
   for (int no = 1; std::getline(in, line); ++no) {

@@ -8,6 +8,8 @@
 #include <cxxopts.hpp>
 #include <tbb/global_control.h>
 
+#include "train/run_checkpoint.h"
+
 
 namespace mc {
 
@@ -26,6 +28,10 @@ int64_t flag_int(const cxxopts::ParseResult& r, const std::string& name, int64_t
 
 // The value of true/false flag --name ("--name" alone is true); throws UsageError.
 bool flag_bool(const cxxopts::ParseResult& r, const std::string& name);
+
+// The run named by --ckpt (null: the flag is missing): UsageError when the flag is missing
+// or empty; what load_run throws otherwise (train/run_checkpoint.h).
+LoadedRun load_run_flag(const std::string* ckpt, int64_t seq, bool with_task);
 
 int cmd_gradcheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

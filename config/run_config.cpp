@@ -1,7 +1,7 @@
-#include "train/run_config.h"
+#include "config/run_config.h"
 
-#include "train/files.h"
-#include "train/tokenizer.h"
+#include "io/files.h"
+#include "tasks/tokenizer.h"
 
 #include <algorithm>
 #include <cctype>
@@ -23,8 +23,6 @@ RunConfig::RunConfig() {
 }
 
 namespace {
-
-[[noreturn]] void bad(const std::string& origin, const std::string& why) { throw std::invalid_argument(origin + " " + why); }
 
 // An integer in [lo, hi]; one of 2^63 or more is reported as written, not wrapped.
 int64_t checked_int(const nlohmann::json& v, int64_t lo, int64_t hi) {
@@ -191,25 +189,25 @@ void check_settings_apply(const RunConfig& c, const std::set<std::string>& given
     if (!s.tasks.empty() && std::find(s.tasks.begin(), s.tasks.end(), c.task.name) == s.tasks.end()) {
       std::string list;
       for (const std::string& t : s.tasks) list += (list.empty() ? "" : " or ") + t;
-      throw std::invalid_argument("--" + s.name + " applies to --task " + list + ", not " + c.task.name);
+      throw SettingError(s.name, "--" + s.name + " applies to --task " + list + ", not " + c.task.name);
     }
     if (!s.tokenizer.empty() && c.task.tokenizer != s.tokenizer)
-      throw std::invalid_argument("--" + s.name + " applies to --tokenizer " + s.tokenizer + ", not " + c.task.tokenizer);
+      throw SettingError(s.name, "--" + s.name + " applies to --tokenizer " + s.tokenizer + ", not " + c.task.tokenizer);
   }
   if (given.count("vocab-size") && c.task.vocab_size == 1)
-    throw std::invalid_argument("--vocab-size 1 would leave only <unk>; give at least 2 (or 0 for every word)");
+    throw SettingError("vocab-size", "--vocab-size 1 would leave only <unk>; give at least 2 (or 0 for every word)");
 }
 
 void apply_setting(RunConfig& c, const Setting& s, const nlohmann::json& value, const std::string& origin) {
   try {
     s.set(c, value);
-  } catch (const std::invalid_argument& e) {
-    bad(origin, e.what());
+  } catch (const std::invalid_argument& e) {  // the setter's reason
+    throw SettingError(s.name, origin + " " + e.what());
   }
 }
 
 std::vector<std::string> apply_config_file(RunConfig& c, const std::string& path) {
-  return apply_config_text(c, read_whole_file<std::invalid_argument>(path, "a JSON file", "config "), path);
+  return apply_config_text(c, read_whole_file(path, "a JSON file", "config "), path);
 }
 
 std::vector<std::string> apply_config_text(RunConfig& c, const std::string& text, const std::string& path) {
@@ -217,19 +215,23 @@ std::vector<std::string> apply_config_text(RunConfig& c, const std::string& text
   try {
     j = parse_json_no_duplicates(text);  // rejects trailing garbage
   } catch (const DuplicateKey& e) {
-    throw std::invalid_argument("config " + path + ": the setting " + quoted(e.key) + " is given twice");
+    throw FileError(path, "config " + path + ": the setting " + quoted(e.key) + " is given twice");
   } catch (const nlohmann::json::parse_error& e) {
-    throw std::invalid_argument("config " + path + ": not valid JSON (byte " + std::to_string(e.byte) + ")");
+    throw FileError(path, "config " + path + ": not valid JSON (byte " + std::to_string(e.byte) + ")");
   } catch (const nlohmann::json::exception&) {  // found by fuzzing: 7E77777 overflows a double
-    throw std::invalid_argument("config " + path + ": not valid JSON (a number out of range)");
+    throw FileError(path, "config " + path + ": not valid JSON (a number out of range)");
   }
-  if (!j.is_object()) throw std::invalid_argument("config " + path + ": expected a JSON object of settings");
+  if (!j.is_object()) throw FileError(path, "config " + path + ": expected a JSON object of settings");
   std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const auto& all = settings();
     auto s = std::find_if(all.begin(), all.end(), [&](const Setting& x) { return x.name == it.key(); });
-    if (s == all.end()) throw std::invalid_argument("config " + path + ": unknown setting " + quoted(it.key()) + " (the names are the flags of 'minicope train --help', without --)");
-    apply_setting(c, *s, it.value(), "config " + path + ": " + it.key());
+    if (s == all.end()) throw FileError(path, "config " + path + ": unknown setting " + quoted(it.key()) + " (the names are the flags of 'minicope train --help', without --)");
+    try {
+      apply_setting(c, *s, it.value(), "config " + path + ": " + it.key());
+    } catch (const SettingError& e) {  // a value in the file: the file is what to fix
+      throw FileError(path, e.what());
+    }
     keys.push_back(it.key());
   }
   return keys;
@@ -240,7 +242,7 @@ nlohmann::json parse_flag_value(const Setting& s, const std::string& text) {
   if (s.kind == "bool") {
     if (text == "true" || text == "1" || text.empty()) return true;
     if (text == "false" || text == "0") return false;
-    throw std::invalid_argument("--" + s.name + " expects true or false, got '" + text + "'");
+    throw SettingError(s.name, "--" + s.name + " expects true or false, got '" + text + "'");
   }
   size_t used = 0;
   // stoll and stod skip leading white space; " 5" is refused as "5 " is
@@ -255,7 +257,7 @@ nlohmann::json parse_flag_value(const Setting& s, const std::string& text) {
       }
     } catch (const std::exception&) {
     }
-  throw std::invalid_argument("--" + s.name + " expects " + (s.kind == "int" ? "an integer" : "a number") + ", got '" + text + "'");
+  throw SettingError(s.name, "--" + s.name + " expects " + (s.kind == "int" ? "an integer" : "a number") + ", got '" + text + "'");
 }
 
 nlohmann::json settings_json(const RunConfig& c) {
@@ -268,6 +270,16 @@ nlohmann::json to_json(const RunConfig& c) {
   nlohmann::json j = settings_json(c);
   j["model-vocab"] = c.model.vocab;  // set by the task rather than by the user
   return j;
+}
+
+SettingError setting_error(const ConfigError& e) {
+  const auto flag = [](std::string field) {
+    std::replace(field.begin(), field.end(), '_', '-');
+    return "--" + field;
+  };
+  const std::string name = flag(e.field).substr(2);
+  if (!e.other.empty()) return SettingError(name, flag(e.field) + " cannot be combined with " + flag(e.other) + " (" + e.why + ")");
+  return SettingError(name, flag(e.field) + " " + e.why);
 }
 
 RunConfig run_config_from_json(const nlohmann::json& j) {

@@ -17,11 +17,11 @@
 #include <sstream>
 
 #include "plot/svg.h"
-#include "train/cli.h"
-#include "train/commands.h"
-#include "train/metrics_file.h"
-#include "train/tokenizer.h"
-#include "train/trainer.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "io/metrics_file.h"
+#include "tasks/tokenizer.h"
+#include "train/run_checkpoint.h"
 
 namespace mc {
 

@@ -7,8 +7,8 @@
 
 #include "autograd/gradcheck.h"
 #include "nn/checks.h"
-#include "train/cli.h"
-#include "train/commands.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
 
 namespace mc {
 

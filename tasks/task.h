@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "io/errors.h"
 #include "tensor/random.h"
 #include "tensor/tensor.h"
 

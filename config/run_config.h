@@ -10,9 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "io/errors.h"
 #include "nn/config.h"
-#include "train/optim.h"
-#include "train/tasks.h"
+#include "optim/optim.h"
+#include "tasks/task.h"
 
 namespace mc {
 
@@ -47,7 +48,7 @@ const std::vector<Setting>& settings();
 void check_settings_apply(const RunConfig& c, const std::set<std::string>& given);
 
 // Applies one value; `origin` ("--lr" or "config run.json: lr") starts the error message.
-void apply_setting(RunConfig& c, const Setting& s, const nlohmann::json& value, const std::string& origin);
+void apply_setting(RunConfig& c, const Setting& s, const nlohmann::json& value, const std::string& origin);  // throws SettingError
 // Applies a JSON object of settings (a --config file); unknown keys and wrong types are errors.
 // Returns the keys it applied.
 std::vector<std::string> apply_config_file(RunConfig& c, const std::string& path);
@@ -61,6 +62,10 @@ nlohmann::json settings_json(const RunConfig& c);
 // The settings plus "model-vocab" (the vocabulary size the task chose): the form a
 // checkpoint stores, which run_config_from_json reads.
 nlohmann::json to_json(const RunConfig& c);
-RunConfig run_config_from_json(const nlohmann::json& j);  // throws std::invalid_argument
+// A model configuration error as the flags name it: SettingError("dim", "--dim 30 is
+// not divisible by ...").
+SettingError setting_error(const ConfigError& e);
+
+RunConfig run_config_from_json(const nlohmann::json& j);  // throws std::invalid_argument or SettingError
 
 }  // namespace mc

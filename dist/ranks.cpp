@@ -1,26 +1,11 @@
 // ranks.cpp — agreement on failures across ranks.
-#include "train/ranks.h"
+#include "dist/ranks.h"
 
 #include <stdexcept>
 #include <vector>
 
-#include "train/cli.h"
 
 namespace mc {
-
-int exit_status_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const UsageError&) {
-    return 2;
-  } catch (const std::invalid_argument&) {  // train's setting errors become usage errors
-    return 2;
-  } catch (const QuietFailure& q) {
-    return q.status;
-  } catch (...) {
-    return 1;
-  }
-}
 
 void on_every_rank(Comm& comm, const std::function<void()>& fn) {
   std::exception_ptr failure;
@@ -36,7 +21,7 @@ void on_every_rank(Comm& comm, const std::function<void()>& fn) {
   // status[r]: rank r's exit status, 0 when it succeeded. A sum of vectors that are
   // zero except at their own rank gathers them on every rank.
   std::vector<double> status(size_t(comm.size()), 0.0);
-  if (failure) status[size_t(comm.rank())] = exit_status_of(failure);
+  if (failure) status[size_t(comm.rank())] = exit_status(failure);
   comm.sum(status.data(), int64_t(status.size()), "agreeing on the setup");
   for (size_t r = 0; r < status.size(); ++r) {
     if (status[r] == 0) continue;

@@ -9,11 +9,10 @@
 
 #include "nn/transformer.h"
 #include "tensor/blas.h"
-#include "train/cli.h"
-#include "train/commands.h"
-#include "train/optim.h"
-#include "train/run_config.h"
-#include "train/trainer.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "optim/optim.h"
+#include "config/run_config.h"
 
 namespace mc {
 
@@ -86,11 +85,7 @@ int cmd_bench(const std::vector<std::string>& args, std::ostream& out, std::ostr
   cfg.model.pe = "cope";
   for (const Setting& s : settings())
     if (s.group == "model" && r.count(s.name)) {
-      try {
-        apply_setting(cfg, s, parse_flag_value(s, r[s.name].as<std::string>()), "--" + s.name);
-      } catch (const std::invalid_argument& e) {
-        throw UsageError(e.what());
-      }
+      apply_setting(cfg, s, parse_flag_value(s, r[s.name].as<std::string>()), "--" + s.name);
     }
   ModelConfig m = cfg.model;
   m.vocab = r.count("vocab") ? flag_int(r, "vocab", 1, 1 << 24) : 65;
@@ -101,7 +96,7 @@ int cmd_bench(const std::vector<std::string>& args, std::ostream& out, std::ostr
   try {
     m.validate();
   } catch (const ConfigError& e) {
-    throw UsageError(flag_message(e));
+    throw setting_error(e);
   }
 
   Transformer model(m, 1);

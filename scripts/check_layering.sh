@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# scripts/check_layering.sh [ROOT] — every include points down the layering.
+#
+# Each folder is one library and may include only the folders below it (docs/layout.md):
+#
+#   tensor <- autograd <- nn          the model
+#   tensor <- autograd <- optim       AdamW, schedules, clipping
+#   tensor <- io <- tasks             files, safetensors, errors; the data
+#   autograd, io <- dist              MPI ranks, gradient sums
+#   nn, optim, tasks <- config        every setting of a run
+#   config, dist <- train             the loop, evaluation, run folder
+#   plot                              SVG (standard library only)
+#   everything <- cli                 the command line; cxxopts only here
+#
+# fuzz/ reaches only the readers it fuzzes (io, tasks, config). The build runs this
+# (target `layering`) and fails on the first include that points up. Exit 1 then,
+# naming each such include.
+set -uo pipefail
+root="${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+cd "$root" || exit 2
+
+declare -A allowed=(
+  [tensor]="tensor"
+  [autograd]="tensor autograd"
+  [nn]="tensor autograd nn"
+  [optim]="tensor autograd optim"
+  [io]="tensor io"
+  [tasks]="tensor io tasks"
+  [dist]="tensor autograd io dist"
+  [config]="tensor autograd nn optim io tasks config"
+  [train]="tensor autograd nn optim io tasks dist config train"
+  [plot]="plot"
+  [cli]="tensor autograd nn optim io tasks dist config train plot cli"
+  [fuzz]="tensor io tasks config"
+)
+bad=0
+for folder in "${!allowed[@]}"; do
+  [ -d "$folder" ] || { echo "check_layering: no folder $folder/ (update scripts/check_layering.sh)"; bad=1; continue; }
+  while IFS= read -r hit; do
+    file="${hit%%:*}" rest="${hit#*:}" line="${rest%%:*}"
+    target="$(sed -E 's/.*#include "([^/"]+)\/.*/\1/' <<<"$rest")"
+    [ "$target" = "$rest" ] && continue  # an include without a folder
+    if [[ " ${allowed[$folder]} " != *" $target "* ]]; then
+      echo "$file:$line: $folder/ includes $target/ (it may include: ${allowed[$folder]})"
+      bad=1
+    fi
+  done < <(grep -Hn '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$folder"/*.h "$folder"/*.cpp 2>/dev/null)
+  if [ "$folder" != cli ] && grep -Hn '#[[:space:]]*include[[:space:]]*<cxxopts' "$folder"/*.h "$folder"/*.cpp 2>/dev/null; then
+    echo "  ^ cxxopts belongs to cli/ alone"
+    bad=1
+  fi
+done
+# A folder of code that the table does not know is a folder nobody placed.
+for d in */; do
+  d="${d%/}"
+  case "$d" in tests|fuzz|bench|docs|scripts|configs|build*|runs) continue ;; esac
+  if compgen -G "$d/*.cpp" >/dev/null || compgen -G "$d/*.h" >/dev/null; then
+    [ -n "${allowed[$d]:-}" ] || { echo "check_layering: $d/ holds code but has no place in the layering"; bad=1; }
+  fi
+done
+[ $bad = 0 ] || echo "check_layering: an include points up the layering (docs/layout.md)" >&2
+exit $bad

@@ -1,0 +1,39 @@
+// evaluate.h — scoring a model on fixed example sets, and printing the scores.
+#pragma once
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "dist/comm.h"
+#include "nn/transformer.h"
+#include "tasks/task.h"
+
+namespace mc {
+
+struct EvalMetrics {
+  std::string split;
+  double loss = 0;              // mean cross-entropy over scored predictions (nats)
+  double error_rate = 0;        // sequences with any scored prediction wrong
+  double token_error_rate = 0;  // scored predictions wrong (Flip-Flop: per read)
+  int64_t examples = 0, scored = 0;
+  std::string unit;             // text: "byte" or "char" when bits per unit mean something
+  double ppl() const;           // exp(loss)
+  double bits() const;          // loss / ln 2: bits per byte or character
+};
+
+// Evaluates `model` (in eval mode, no gradients) on fixed example sets. With `comm`
+// (several ranks, each calling it), every rank scores its share of the set and all
+// get the metrics of the whole set.
+EvalMetrics evaluate(Transformer& model, const std::string& split, const std::vector<Example>& set, int64_t batch,
+                     Comm* comm = nullptr);
+
+// The share [lo, hi) of n items that this rank takes: contiguous, sizes differing by at most one.
+std::pair<int64_t, int64_t> shard(int64_t n, const Comm& comm);
+
+// One evaluation as a line of metrics.jsonl (docs/checkpoint.md lists its fields).
+std::string metrics_line(const Task& task, const EvalMetrics& m, int64_t step);
+
+// The final table (or, with json, metrics lines) of a run's evaluation at `step`.
+void print_metrics(std::ostream& out, const Task& task, const std::vector<EvalMetrics>& m, bool json, int64_t step);
+
+}  // namespace mc
