@@ -69,7 +69,7 @@ Var cross_entropy(const Var& logits, const Tensor& targets, const std::optional<
       const T* mp = mask ? mask->data<T>() : nullptr;
       const int64_t* tgt = targets.data<int64_t>();
       const double* lsep = lse.data<double>();
-      T* d = const_cast<Var&>(logits).grad_buffer().data<T>();
+      T* d = logits.grad_buffer().data<T>();
       const double g = gloss.item() / weight_sum;
       parallel_for(N, grain_for(2 * V), 2 * V, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {

@@ -11,7 +11,7 @@ Var gather(const Var& x, int64_t axis, const Tensor& index) {
   return record("gather", gather(x.value(), axis, index), {x}, [x, axis, index = index.clone()](const Tensor& gy) {
     // so: dx[..i.. with axis coordinate index[..i..]] += gy[..i..]   (a scatter-add)
     if (!x.requires_grad()) return;
-    scatter_add_(const_cast<Var&>(x).grad_buffer(), axis, index, gy);
+    scatter_add_(x.grad_buffer(), axis, index, gy);
   });
 }
 
@@ -31,7 +31,7 @@ Var index_select(const Var& x, int64_t axis, const Tensor& idx) {
   return record("index_select", index_select(x.value(), axis, idx), {x}, [x, axis, idx = idx.clone()](const Tensor& gy) {
     // so: dx.slice(axis, idx[k]) += gy.slice(axis, k), for k in order
     if (!x.requires_grad()) return;
-    index_add_(const_cast<Var&>(x).grad_buffer(), axis, idx, gy);
+    index_add_(x.grad_buffer(), axis, idx, gy);
   });
 }
 
@@ -46,7 +46,7 @@ Var embedding(const Var& table, const Tensor& ids) {
   return record("embedding", index_select(table.value(), 0, flat).reshape(out), {table}, [table, flat](const Tensor& gy) {
     // so: dtable[ids[n], :] += gy[n, :], for n in order
     if (!table.requires_grad()) return;
-    index_add_(const_cast<Var&>(table).grad_buffer(), 0, flat, gy.reshape({flat.numel(), table.size(1)}));
+    index_add_(table.grad_buffer(), 0, flat, gy.reshape({flat.numel(), table.size(1)}));
   });
 }
 

@@ -66,7 +66,7 @@ Var layer_norm(const Var& x, const Var& gamma, const Var& beta, double eps) {
       const T *g = gy.data<T>(), *hp = xhat.data<T>(), *rp = rstd.data<T>(), *gp = gamma.value().data<T>();
       // dx: rows are independent.
       if (x.requires_grad()) {
-        T* dx = const_cast<Var&>(x).grad_buffer().data<T>();
+        T* dx = x.grad_buffer().data<T>();
         parallel_for(N, grain_for(6 * C), 6 * C, [&](int64_t r0, int64_t r1) {
           for (int64_t r = r0; r < r1; ++r) {
             const T *gr = g + r * C, *hr = hp + r * C;
@@ -97,8 +97,8 @@ Var layer_norm(const Var& x, const Var& gamma, const Var& beta, double eps) {
               }
           }
         });
-        Tensor* dgamma = gamma.requires_grad() ? &const_cast<Var&>(gamma).grad_buffer() : nullptr;
-        Tensor* dbeta = beta.requires_grad() ? &const_cast<Var&>(beta).grad_buffer() : nullptr;
+        Tensor* dgamma = gamma.requires_grad() ? &gamma.grad_buffer() : nullptr;
+        Tensor* dbeta = beta.requires_grad() ? &beta.grad_buffer() : nullptr;
         for (int64_t c = 0; c < C; ++c) {
           double sg = 0.0, sb = 0.0;
           for (int64_t b = 0; b < nblocks; ++b) {

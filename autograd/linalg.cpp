@@ -13,13 +13,13 @@ Var matmul(const Var& a, const Var& b, bool ta, bool tb) {
     const Tensor &A = a.value(), &B = b.value();
     bool fresh = false;
     if (a.requires_grad()) {
-      Tensor& gA = const_cast<Var&>(a).grad_buffer(&fresh);
+      Tensor& gA = a.grad_buffer(&fresh);
       const double beta = fresh ? 0.0 : 1.0;
       if (!ta) matmul_acc(gA, gC, B, false, !tb, 1.0, beta);  // dA   = gC op(B)^T
       else     matmul_acc(gA, B, gC, tb, true, 1.0, beta);    // dA^T = gC op(B)^T  =>  dA = op(B) gC^T
     }
     if (b.requires_grad()) {
-      Tensor& gB = const_cast<Var&>(b).grad_buffer(&fresh);
+      Tensor& gB = b.grad_buffer(&fresh);
       const double beta = fresh ? 0.0 : 1.0;
       if (!tb) matmul_acc(gB, A, gC, !ta, false, 1.0, beta);  // dB   = op(A)^T gC
       else     matmul_acc(gB, gC, A, true, ta, 1.0, beta);    // dB^T = op(A)^T gC  =>  dB = gC^T op(A)

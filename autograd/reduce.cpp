@@ -54,7 +54,7 @@ Var max(const Var& x) {
   return record("max", m.values.reshape({}), {x}, [x, idx = m.indices](const Tensor& gy) {
     // so: dx[a] += gy, other elements get nothing
     if (!x.requires_grad()) return;
-    Tensor& g = const_cast<Var&>(x).grad_buffer();
+    Tensor& g = x.grad_buffer();
     Tensor flat = g.reshape({-1});
     scatter_add_(flat, 0, idx, gy.reshape({1}));
   });
@@ -70,7 +70,7 @@ Var max(const Var& x, int64_t axis, bool keepdim) {
   return record("max", values, {x}, [x, axis, idx = m.indices](const Tensor& gy) {
     // so: dx[o, a[o,i], i] += gy[o,i]
     if (!x.requires_grad()) return;
-    Tensor& g = const_cast<Var&>(x).grad_buffer();
+    Tensor& g = x.grad_buffer();
     scatter_add_(g, axis, idx, gy.reshape(idx.shape()));
   });
 }

@@ -35,7 +35,7 @@ Var slice(const Var& x, int64_t axis, int64_t start, int64_t end) {
   return record("slice", y, {x}, [x, axis, start](const Tensor& gy) {
     // so: dx[..., start:end, ...] += gy
     if (!x.requires_grad()) return;
-    slice_add_(const_cast<Var&>(x).grad_buffer(), axis, start, gy);
+    slice_add_(x.grad_buffer(), axis, start, gy);
   });
 }
 

@@ -49,12 +49,12 @@ Var& Var::set_requires_grad(bool on) {
   return *this;
 }
 
-Tensor& Var::grad_buffer() {
+Tensor& Var::grad_buffer() const {
   if (!impl_->grad.defined()) impl_->grad = Tensor::zeros(shape(), dtype());
   return impl_->grad;
 }
 
-Tensor& Var::grad_buffer(bool* fresh) {
+Tensor& Var::grad_buffer(bool* fresh) const {
   *fresh = !impl_->grad.defined();
   if (*fresh) impl_->grad = Tensor(shape(), dtype());
   return impl_->grad;
@@ -79,10 +79,10 @@ Var record(const char* op, Tensor value, std::vector<Var> inputs, std::function<
 void accumulate(const Var& v, const Tensor& g) {
   if (!v.requires_grad()) return;
   if (!v.grad().defined() && g.shape() == v.shape()) {  // the first gradient: a copy, not zeros + g
-    const_cast<Var&>(v).grad() = g.clone();
+    v.impl()->grad = g.clone();
     return;
   }
-  Tensor& buf = const_cast<Var&>(v).grad_buffer();
+  Tensor& buf = v.grad_buffer();
   if (g.shape() == buf.shape()) {
     add_(buf, g);
   } else if (broadcast_shapes(g.shape(), buf.shape(), "accumulate") == buf.shape()) {
@@ -127,7 +127,7 @@ void Var::backward(const std::function<void(VarImpl* leaf)>& leaf_done) const {
                      " (reduce it, e.g. with sum, first)");
   if (!requires_grad()) throw std::logic_error("backward: the loss does not require a gradient (nothing to differentiate)");
   NoGradGuard no_grad;  // backward functions compute with plain tensors; record nothing
-  Tensor& seed = const_cast<Var*>(this)->grad_buffer();
+  Tensor& seed = grad_buffer();
   add_(seed, Tensor::ones(shape(), dtype()));
   const std::vector<VarImpl*> order = topological_order(*this);
   // For leaf_done: how many uses of each leaf (an input listed twice counts twice) have

@@ -58,11 +58,13 @@ class Var {
   const Tensor& grad() const { return impl_->grad; }
   Tensor& grad() { return impl_->grad; }
   // The gradient buffer, created as zeros on first use: backward functions add into it.
-  Tensor& grad_buffer();
+  // These are const because a Var is a handle: accumulating into the node's gradient
+  // does not change the handle (backward closures hold their inputs as const Vars).
+  Tensor& grad_buffer() const;
   // The gradient buffer for a backward function that will overwrite it when it is new:
   // *fresh says whether it was just created (uninitialised) or already holds a gradient
   // to add to. Saves zeroing a buffer only to add a product to it.
-  Tensor& grad_buffer(bool* fresh);
+  Tensor& grad_buffer(bool* fresh) const;
   void zero_grad() { impl_->grad = Tensor(); }
   Var& retain_grad() { impl_->retains_grad = true; return *this; }
 

@@ -12,15 +12,6 @@ namespace mc {
 
 namespace {
 
-struct Split { int64_t outer = 1, n = 1, inner = 1; };  // [outer, n, inner] around `axis`
-
-Split split_at(const Shape& s, int64_t axis) {
-  Split v;
-  for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d)
-    (d < axis ? v.outer : d == axis ? v.n : v.inner) *= s[static_cast<size_t>(d)];
-  return v;
-}
-
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
   if (a.dtype() != b.dtype())
     throw ShapeError(std::string(op) + ": dtypes differ: " + dtype_name(a.dtype()) + shape_str(a.shape()) + " and " +
@@ -54,7 +45,7 @@ Tensor gather(const Tensor& x, int64_t axis, const Tensor& index) {
   axis = normalize_axis(axis, x.dim(), "gather");
   check_gather_shapes(x, axis, index, "gather");
   Tensor y(index.shape(), x.dtype());
-  const Split xs = split_at(x.shape(), axis), is = split_at(index.shape(), axis);
+  const AxisSplit xs = axis_split(x.shape(), axis), is = axis_split(index.shape(), axis);
   dispatch_float(x.dtype(), "gather", [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data<T>();
@@ -80,7 +71,7 @@ void scatter_add_(Tensor& dst, int64_t axis, const Tensor& index, const Tensor& 
   if (src.shape() != index.shape())
     throw ShapeError("scatter_add: src shape " + shape_str(src.shape()) + " differs from index shape " +
                      shape_str(index.shape()));
-  const Split ds = split_at(dst.shape(), axis), is = split_at(index.shape(), axis);
+  const AxisSplit ds = axis_split(dst.shape(), axis), is = axis_split(index.shape(), axis);
   dispatch_float(dst.dtype(), "scatter_add", [&](auto tag) {
     using T = decltype(tag);
     T* dp = dst.data<T>();
@@ -106,7 +97,7 @@ Tensor index_select(const Tensor& x, int64_t axis, const Tensor& idx) {
   Shape out = x.shape();
   out[static_cast<size_t>(axis)] = idx.numel();
   Tensor y(out, x.dtype());
-  const Split xs = split_at(x.shape(), axis);
+  const AxisSplit xs = axis_split(x.shape(), axis);
   const int64_t m = idx.numel();
   const int64_t* ip = idx.data<int64_t>();
   for (int64_t k = 0; k < m; ++k)
@@ -135,7 +126,7 @@ void index_add_(Tensor& dst, int64_t axis, const Tensor& idx, const Tensor& src)
     throw ShapeError("index_add: src shape " + shape_str(src.shape()) + " should be " + shape_str(want) + " for dst " +
                      shape_str(dst.shape()) + " and " + std::to_string(idx.numel()) + " indices");
   check_same_dtype(dst, src, "index_add");
-  const Split ds = split_at(dst.shape(), axis);
+  const AxisSplit ds = axis_split(dst.shape(), axis);
   const int64_t m = idx.numel();
   const int64_t* ip = idx.data<int64_t>();
   for (int64_t k = 0; k < m; ++k)

@@ -42,10 +42,7 @@ Tensor transpose(const Tensor& x, int64_t a0, int64_t a1) {
 
 Tensor cumsum(const Tensor& x, int64_t axis, bool reverse) {
   axis = normalize_axis(axis, x.dim(), "cumsum");
-  int64_t outer = 1, n = x.size(axis), inner = 1;
-  for (int64_t d = 0; d < x.dim(); ++d)
-    if (d < axis) outer *= x.size(d);
-    else if (d > axis) inner *= x.size(d);
+  const auto [outer, n, inner] = axis_split(x.shape(), axis);
   Tensor y(x.shape(), x.dtype());
   dispatch_float(x.dtype(), "cumsum", [&](auto tag) {
     using T = decltype(tag);

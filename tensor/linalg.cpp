@@ -29,11 +29,8 @@ struct MatView {
 MatView mat_view(const Tensor& t, const char* op) {
   if (t.dim() < 2)
     throw ShapeError(std::string(op) + ": expected a matrix (rank >= 2), got shape " + shape_str(t.shape()));
-  MatView v;
-  v.rows = t.size(-2);
-  v.cols = t.size(-1);
-  v.batch = t.numel() == 0 ? shape_numel(Shape(t.shape().begin(), t.shape().end() - 2)) : t.numel() / (v.rows * v.cols);
-  return v;
+  const AxisSplit sp = axis_split(t.shape(), t.dim() - 2);  // [batch, rows, cols]
+  return MatView{sp.outer, sp.n, sp.inner};
 }
 
 Shape batch_dims(const Tensor& t) { return Shape(t.shape().begin(), t.shape().end() - 2); }

@@ -1,8 +1,8 @@
 // reduce.cpp — sum, mean and max, over everything or along one axis.
 //
-// Along an axis the tensor is read as [outer, n, inner] (n the reduced axis); each
-// output element (o, i) is owned by one block and summed over k = 0..n-1 in order,
-// in double, so results do not depend on the thread count.
+// Along an axis the tensor is read as [outer, n, inner] (axis_split; n the reduced
+// axis); each output element (o, i) is owned by one block and summed over k = 0..n-1
+// in order, in double, so results do not depend on the thread count.
 #include <cmath>
 #include <limits>
 
@@ -12,22 +12,12 @@ namespace mc {
 
 namespace {
 
-struct AxisView {
-  int64_t outer = 1, n = 1, inner = 1;
-  Shape out_shape;
-};
-
-AxisView axis_view(const Shape& s, int64_t axis, bool keepdim) {
-  AxisView v;
-  for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d) {
-    const int64_t len = s[static_cast<size_t>(d)];
-    if (d < axis) v.outer *= len;
-    else if (d == axis) v.n = len;
-    else v.inner *= len;
-    if (d != axis) v.out_shape.push_back(len);
-    else if (keepdim) v.out_shape.push_back(1);
-  }
-  return v;
+// The shape of a reduction along `axis`: s without that axis, or with it as 1 (keepdim).
+Shape reduced_shape(const Shape& s, int64_t axis, bool keepdim) {
+  Shape out = s;
+  if (keepdim) out[static_cast<size_t>(axis)] = 1;
+  else out.erase(out.begin() + axis);
+  return out;
 }
 
 constexpr int64_t kSumBlock = 4096;  // fixed block of the all-elements sum (see parallel.h)
@@ -51,8 +41,8 @@ Tensor mean(const Tensor& x) {
 
 Tensor sum(const Tensor& x, int64_t axis, bool keepdim) {
   axis = normalize_axis(axis, x.dim(), "sum");
-  const AxisView v = axis_view(x.shape(), axis, keepdim);
-  Tensor y(v.out_shape, x.dtype());
+  const AxisSplit v = axis_split(x.shape(), axis);
+  Tensor y(reduced_shape(x.shape(), axis, keepdim), x.dtype());
   dispatch_float(x.dtype(), "sum", [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data<T>();
@@ -92,8 +82,9 @@ Tensor max(const Tensor& x) {
 MaxResult max(const Tensor& x, int64_t axis, bool keepdim) {
   axis = normalize_axis(axis, x.dim(), "max");
   if (x.size(axis) == 0) throw ShapeError("max: axis " + std::to_string(axis) + " of shape " + shape_str(x.shape()) + " is empty");
-  const AxisView v = axis_view(x.shape(), axis, keepdim);
-  MaxResult r{Tensor(v.out_shape, x.dtype()), Tensor(v.out_shape, DType::i64)};
+  const AxisSplit v = axis_split(x.shape(), axis);
+  const Shape out = reduced_shape(x.shape(), axis, keepdim);
+  MaxResult r{Tensor(out, x.dtype()), Tensor(out, DType::i64)};
   dispatch_float(x.dtype(), "max", [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data<T>();

@@ -5,20 +5,6 @@
 
 namespace mc {
 
-namespace {
-// Bytes of one "row" below `axis`, and the count of rows above it.
-struct Layout { int64_t outer = 1, inner_bytes = 0; };
-Layout layout(const Shape& s, int64_t axis, DType d) {
-  Layout l;
-  int64_t inner = 1;
-  for (int64_t k = 0; k < static_cast<int64_t>(s.size()); ++k)
-    if (k < axis) l.outer *= s[static_cast<size_t>(k)];
-    else if (k > axis) inner *= s[static_cast<size_t>(k)];
-  l.inner_bytes = inner * static_cast<int64_t>(dtype_size(d));
-  return l;
-}
-}  // namespace
-
 Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
   if (xs.empty()) throw ShapeError("concat: no tensors to concatenate");
   const Tensor& first = xs[0];
@@ -35,14 +21,15 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
     out[static_cast<size_t>(axis)] += x.size(axis);
   }
   Tensor y(out, first.dtype());
-  const Layout ly = layout(out, axis, first.dtype());
-  const int64_t out_row = out[static_cast<size_t>(axis)] * ly.inner_bytes;
+  const AxisSplit sp = axis_split(out, axis);
+  const int64_t inner_bytes = sp.inner * static_cast<int64_t>(dtype_size(first.dtype()));  // one slot of the axis
+  const int64_t out_row = sp.n * inner_bytes;
   int64_t offset = 0;  // bytes into each output row where this input goes
   for (const Tensor& x : xs) {
-    const int64_t chunk = x.size(axis) * ly.inner_bytes;
+    const int64_t chunk = x.size(axis) * inner_bytes;
     auto* dst = static_cast<char*>(y.raw());
     const auto* src = static_cast<const char*>(x.raw());
-    for (int64_t o = 0; o < ly.outer && chunk > 0; ++o) std::memcpy(dst + o * out_row + offset, src + o * chunk, size_t(chunk));
+    for (int64_t o = 0; o < sp.outer && chunk > 0; ++o) std::memcpy(dst + o * out_row + offset, src + o * chunk, size_t(chunk));
     offset += chunk;
   }
   return y;
@@ -50,18 +37,19 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
 
 Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t end) {
   axis = normalize_axis(axis, x.dim(), "slice");
-  const int64_t n = x.size(axis);
+  const AxisSplit sp = axis_split(x.shape(), axis);
+  const int64_t n = sp.n;
   if (start < 0 || end < start || end > n)
     throw ShapeError("slice: range [" + std::to_string(start) + ", " + std::to_string(end) + ") does not fit axis " +
                      std::to_string(axis) + " of shape " + shape_str(x.shape()));
   Shape out = x.shape();
   out[static_cast<size_t>(axis)] = end - start;
   Tensor y(out, x.dtype());
-  const Layout ly = layout(x.shape(), axis, x.dtype());
-  const int64_t chunk = (end - start) * ly.inner_bytes;
-  for (int64_t o = 0; o < ly.outer && chunk > 0; ++o)
+  const int64_t inner_bytes = sp.inner * static_cast<int64_t>(dtype_size(x.dtype()));  // one slot of the axis
+  const int64_t chunk = (end - start) * inner_bytes;
+  for (int64_t o = 0; o < sp.outer && chunk > 0; ++o)
     std::memcpy(static_cast<char*>(y.raw()) + o * chunk,
-                static_cast<const char*>(x.raw()) + o * n * ly.inner_bytes + start * ly.inner_bytes, size_t(chunk));
+                static_cast<const char*>(x.raw()) + o * n * inner_bytes + start * inner_bytes, size_t(chunk));
   return y;
 }
 
@@ -73,11 +61,7 @@ void slice_add_(Tensor& dst, int64_t axis, int64_t start, const Tensor& src) {
   if (len < 0 || src.shape() != want || start < 0 || start + len > dst.size(axis) || src.dtype() != dst.dtype())
     throw ShapeError("slice_add: src " + shape_str(src.shape()) + " does not fit dst " + shape_str(dst.shape()) +
                      " at offset " + std::to_string(start) + " of axis " + std::to_string(axis));
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < dst.dim(); ++d)
-    if (d < axis) outer *= dst.size(d);
-    else if (d > axis) inner *= dst.size(d);
-  const int64_t n = dst.size(axis);
+  const auto [outer, n, inner] = axis_split(dst.shape(), axis);
   dispatch_float(dst.dtype(), "slice_add", [&](auto tag) {
     using T = decltype(tag);
     T* d = dst.data<T>();

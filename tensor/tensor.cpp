@@ -35,6 +35,13 @@ int64_t normalize_axis(int64_t axis, int64_t rank, const char* op) {
   return a;
 }
 
+AxisSplit axis_split(const Shape& s, int64_t axis) {
+  AxisSplit v;
+  for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d)
+    (d < axis ? v.outer : d == axis ? v.n : v.inner) *= s[static_cast<size_t>(d)];
+  return v;
+}
+
 // Storage is 64-byte aligned (a cache line, and what AVX-512 loads like best).
 //
 // Freed blocks of 16 KiB and more are kept, by exact size, for the next tensor of that

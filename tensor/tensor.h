@@ -90,4 +90,10 @@ class Tensor {
 // Normalises a possibly negative axis for a tensor of rank `rank`; throws naming `op`.
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op);
 
+// A row-major shape read as [outer, n, inner] around one axis: outer is the product of
+// the sizes before it, n its own size, inner the product of the sizes after it. Element
+// (o, k, i) is at (o * n + k) * inner + i. `axis` is already normalised (0 <= axis < rank).
+struct AxisSplit { int64_t outer = 1, n = 1, inner = 1; };
+AxisSplit axis_split(const Shape& s, int64_t axis);
+
 }  // namespace mc
