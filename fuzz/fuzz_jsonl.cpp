@@ -6,6 +6,7 @@
 
 #include "io/errors.h"
 #include "io/metrics_file.h"
+#include "tasks/counting.h"
 #include "tasks/task.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

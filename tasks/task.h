@@ -93,7 +93,6 @@ std::string size_flags(const std::string& task);
 // Builds a task; throws std::invalid_argument (bad options) or std::runtime_error
 // (unreadable or malformed data files, naming the file and line).
 std::unique_ptr<Task> make_task(const TaskOptions& opt);
-std::unique_ptr<Task> make_text_task(const TaskOptions& opt);  // text_task.cpp
 
 // Inputs, targets and mask for a batch, padded on the right with token 0 (unscored).
 struct TokenBatch {
@@ -103,15 +102,5 @@ struct TokenBatch {
 };
 // examples: any contiguous run of them (a rank's share, an evaluation chunk), not copied.
 TokenBatch make_batch(std::span<const Example> examples, int64_t length = 0);  // 0: the longest
-
-// The official counting format: one JSON object per line with string fields context,
-// question and answer. Throws std::runtime_error "FILE:LINE: ..." on a bad line.
-struct CountingRecord {
-  std::string context, question, answer;
-  int64_t line = 0;  // where it was read, for messages
-};
-std::vector<CountingRecord> read_counting_jsonl(const std::string& path);
-// The same from the file's text; `path` names it in messages.
-std::vector<CountingRecord> parse_counting_jsonl(const std::string& text, const std::string& path);
 
 }  // namespace mc

@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "io/files.h"
-#include "tasks/task.h"
+#include "tasks/makers.h"
 #include "tasks/tokenizer.h"
 
 namespace mc {

@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "tasks/counting.h"
 #include "tasks/task.h"
 
 using namespace mc;
