@@ -100,7 +100,7 @@ int cmd_bench(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
 
   Transformer model(m, 1);
-  AdamW adam(model.named_parameters(), OptimConfig{});
+  AdamW adam(model.named_parameters(), model.decay_flags(), OptimConfig{});
   Generator g(2);
   std::vector<int64_t> ids(size_t(B * m.seq)), next(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(g.below(uint64_t(m.vocab))), next[i] = int64_t(g.below(uint64_t(m.vocab)));

@@ -4,10 +4,10 @@ namespace mc {
 
 Linear::Linear(int64_t in, int64_t out, bool has_bias, double init_std, Generator& gen, DType dtype)
     : weight(Tensor::normal({out, in}, 0.0, init_std, gen, dtype), true) {
-  register_parameter("weight", weight);
+  register_parameter("weight", weight, Decay::yes);
   if (has_bias) {
     bias = Var(Tensor::zeros({out}, dtype), true);
-    register_parameter("bias", bias);
+    register_parameter("bias", bias, Decay::no);
   }
 }
 
@@ -23,17 +23,17 @@ Var Linear::forward(const Var& x) const {
   return reshape(y, out);
 }
 
-Embedding::Embedding(int64_t count, int64_t dim, double init_std, Generator& gen, DType dtype)
+Embedding::Embedding(int64_t count, int64_t dim, double init_std, Generator& gen, DType dtype, Decay decay)
     : weight(Tensor::normal({count, dim}, 0.0, init_std, gen, dtype), true) {
-  register_parameter("weight", weight);
+  register_parameter("weight", weight, decay);
 }
 
 Var Embedding::forward(const Tensor& ids) const { return embedding(weight, ids); }
 
 LayerNorm::LayerNorm(int64_t dim, double eps_, DType dtype)
     : weight(Tensor::ones({dim}, dtype), true), bias(Tensor::zeros({dim}, dtype), true), eps(eps_) {
-  register_parameter("weight", weight);
-  register_parameter("bias", bias);
+  register_parameter("weight", weight, Decay::no);
+  register_parameter("bias", bias, Decay::no);
 }
 
 MLP::MLP(int64_t dim, int64_t hidden, bool gelu_erf_form, double init_std, double out_std, Generator& gen, DType dtype)

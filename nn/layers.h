@@ -15,7 +15,8 @@ class Linear : public Module {
 
 class Embedding : public Module {
  public:
-  Embedding(int64_t count, int64_t dim, double init_std, Generator& gen, DType dtype);
+  // decay: token embeddings take weight decay; a table of positions does not.
+  Embedding(int64_t count, int64_t dim, double init_std, Generator& gen, DType dtype, Decay decay);
   Var forward(const Tensor& ids) const;  // [...] i64 -> [..., dim]
   Var weight;                            // [count, dim]
 };

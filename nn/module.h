@@ -14,6 +14,10 @@
 
 namespace mc {
 
+// Whether a parameter takes AdamW's weight decay. The module that owns a parameter says,
+// when it registers it: weight matrices do; biases, norms and position tables do not.
+enum class Decay { yes, no };
+
 class Module {
  public:
   Module() = default;
@@ -24,6 +28,8 @@ class Module {
   std::vector<std::pair<std::string, Var>> named_parameters() const;
   std::vector<Var> parameters() const;
   int64_t parameter_count() const;  // elements, shared ones counted once
+  // Each parameter's weight-decay mark, in named_parameters() order (true: it decays).
+  std::vector<bool> decay_flags() const;
   // Replaces the parameters, in named_parameters() order, by `values` (Vars with the same
   // shapes): every place that shared a parameter gets the same new Var. Used to load a
   // checkpoint and to put fresh leaves under a gradient check.
@@ -35,13 +41,20 @@ class Module {
   bool training() const { return training_; }
 
  protected:
-  void register_parameter(std::string name, Var& member);
+  void register_parameter(std::string name, Var& member, Decay decay);
   void register_module(std::string name, Module& child);
 
  private:
-  // (name, slot) for every registered parameter in the tree, shared ones repeated.
-  void collect(const std::string& prefix, std::vector<std::pair<std::string, Var*>>& out) const;
-  std::vector<std::pair<std::string, Var*>> params_;
+  struct Slot {
+    std::string name;
+    Var* var;
+    Decay decay;
+  };
+  // Every registered parameter in the tree (names dotted from the root), shared ones repeated.
+  void collect(const std::string& prefix, std::vector<Slot>& out) const;
+  // Each distinct parameter once, under the first name found.
+  std::vector<Slot> distinct() const;
+  std::vector<Slot> params_;
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;
 };

@@ -46,11 +46,11 @@ CausalSelfAttention::CausalSelfAttention(const ModelConfig& cfg, int64_t layer, 
       register_module("gate_k", *gate_k);
     }
     e = shared_e ? *shared_e : Var(Tensor::zeros({D, spec.npos}, dtype), true);
-    register_parameter("cope_e", e);
+    register_parameter("cope_e", e, Decay::no);  // position embeddings: no weight decay
   }
   if (spec.rel) {
     r = Var(Tensor::normal({D, cfg.rel_positions()}, 0.0, 1.0 / std::sqrt(static_cast<double>(D)), gen, dtype), true);
-    register_parameter("rel_r", r);
+    register_parameter("rel_r", r, Decay::no);
   }
 }
 
@@ -87,10 +87,10 @@ Transformer::Transformer(const ModelConfig& cfg, uint64_t seed, DType dtype)
     : dropout_rng(seed ^ 0x9e3779b97f4a7c15ULL),  // its own stream: dropout does not shift the weights
       cfg_((cfg.validate(), cfg)),
       init_rng_(seed),
-      tok_(cfg.vocab, cfg.dim, kInitStd, init_rng_, dtype) {
+      tok_(cfg.vocab, cfg.dim, kInitStd, init_rng_, dtype, Decay::yes) {
   register_module("tok_emb", tok_);
   if (cfg_.pe == "abs") {
-    pos_ = std::make_unique<Embedding>(cfg_.seq, cfg_.dim, kInitStd, init_rng_, dtype);
+    pos_ = std::make_unique<Embedding>(cfg_.seq, cfg_.dim, kInitStd, init_rng_, dtype, Decay::no);
     register_module("pos_emb", *pos_);
   }
   const Var* shared_e = nullptr;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <numbers>
+#include <stdexcept>
 
 #include "tensor/parallel.h"
 
@@ -16,16 +17,12 @@ double learning_rate(const OptimConfig& c, int64_t s, int64_t total) {
   return floor + (c.lr - floor) * 0.5 * (1.0 + std::cos(std::numbers::pi * progress));  // cosine
 }
 
-bool decays(const std::string& name, const Var& p) {
-  if (p.value().dim() < 2) return false;  // biases, LayerNorm gamma/beta
-  for (const char* pos : {"pos_emb", "cope_e", "rel_r"})
-    if (name.find(pos) != std::string::npos) return false;
-  return true;
-}
-
-AdamW::AdamW(std::vector<std::pair<std::string, Var>> params, const OptimConfig& cfg) : params_(std::move(params)), cfg_(cfg) {
+AdamW::AdamW(std::vector<std::pair<std::string, Var>> params, std::vector<bool> decays, const OptimConfig& cfg)
+    : params_(std::move(params)), decay_(std::move(decays)), cfg_(cfg) {
+  if (decay_.size() != params_.size())
+    throw std::invalid_argument("AdamW: " + std::to_string(decay_.size()) + " weight-decay marks for " +
+                                std::to_string(params_.size()) + " parameters");
   for (const auto& [name, p] : params_) {
-    decay_.push_back(decays(name, p));
     m_.push_back(Tensor::zeros(p.shape(), p.dtype()));
     v_.push_back(Tensor::zeros(p.shape(), p.dtype()));
   }

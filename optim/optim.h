@@ -22,13 +22,10 @@ struct OptimConfig {
 // The learning rate of step s (from 0) of `total`.
 double learning_rate(const OptimConfig& c, int64_t s, int64_t total);
 
-// Whether a parameter gets weight decay: matrices do, except position embeddings;
-// biases, LayerNorm weights and other vectors do not.
-bool decays(const std::string& name, const Var& p);
-
 class AdamW {
  public:
-  AdamW(std::vector<std::pair<std::string, Var>> params, const OptimConfig& cfg);
+  // decays[k]: whether params[k] takes weight decay (a model's Module::decay_flags()).
+  AdamW(std::vector<std::pair<std::string, Var>> params, std::vector<bool> decays, const OptimConfig& cfg);
   // Scales the gradients so that their global norm is at most cfg.clip, and returns
   // the norm before scaling (summed in a fixed order: thread-count independent).
   double clip_gradients();

@@ -74,6 +74,31 @@ TEST_CASE("parameters: names, counts, sharing") {
   CHECK(count("rel_r") == 2);   // rel on both
 }
 
+TEST_CASE("weight decay: the modules mark their parameters, matrices but not positions") {
+  // The marks each module gives, against the rule they replace: 2-D parameters decay,
+  // except the position tables (absolute, CoPE, relative); vectors never do.
+  for (const char* pe : {"none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope"})
+    for (bool tied : {false, true}) {
+      ModelConfig c = small_check_config(pe);
+      c.tied = tied;
+      c.shared = std::string(pe).rfind("cope", 0) == 0 && tied;
+      Transformer m(c, 1);
+      const auto named = m.named_parameters();
+      const std::vector<bool> decays = m.decay_flags();
+      REQUIRE(decays.size() == named.size());
+      int64_t decaying = 0;
+      for (size_t k = 0; k < named.size(); ++k) {
+        const std::string& name = named[k].first;
+        const bool position = name.find("pos_emb") != std::string::npos || name.find("cope_e") != std::string::npos ||
+                              name.find("rel_r") != std::string::npos;
+        INFO(pe << " " << name);
+        CHECK(decays[k] == (named[k].second.value().dim() >= 2 && !position));
+        decaying += decays[k];
+      }
+      CHECK(decaying >= 6 * c.layers);  // q, k, v, out, fc1, fc2 of every layer at least
+    }
+}
+
 TEST_CASE("the same weights give the same model with fused and composed attention") {
   for (const char* pe : {"none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope"}) {
     ModelConfig c = small_check_config(pe);

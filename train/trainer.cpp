@@ -177,7 +177,7 @@ class Run {
       }
       resolve_settings();
       model_ = std::make_unique<Transformer>(cfg_.model, uint64_t(cfg_.seed));
-      adam_ = std::make_unique<AdamW>(model_->named_parameters(), cfg_.optim);
+      adam_ = std::make_unique<AdamW>(model_->named_parameters(), model_->decay_flags(), cfg_.optim);
       st_.data_rng = Generator(uint64_t(cfg_.seed) ^ 0xda7a5eedULL);
       if (opt_.resume) restore(resumed);
     });
