@@ -1,12 +1,18 @@
 // attention.h — causal multi-head self-attention with every position encoding, in
-// two forms that compute the same function:
+// three forms that compute the same function:
 //
 //   attention_fused     one autograd node: a hand-written kernel and backward pass,
 //                       parallel over (batch, head), BLAS for q·k, q·e, a·v, only the
 //                       causal half computed. This is the one that trains.
+//   attention_cached    the fused kernel's forward for the newest queries against a
+//                       key/value cache (decoding; no gradients).
 //   attention_composed  the same formula written with primitive autograd ops
 //                       (transpose, matmul, sigmoid, cumsum, clamp, gather, softmax).
 //                       Short and obviously right; the tests hold the fused form to it.
+//
+// The fused and cached forms make every step between the products with the per-row
+// pieces of nn/attention_rows.h; the composed form shares their rope table and
+// interpolation rule (docs/model.md, "Attention: three forms, one set of rows").
 //
 // Per head (q, k, v the head's vectors, D its size, c = 1/sqrt(D)), for keys j <= i:
 //   s[i,j]   = q_i·k_j                          (q, k rotated first under rope)
@@ -55,9 +61,12 @@ Var attention_composed(const AttentionInputs& in, const AttentionSpec& spec);
 // Incremental decoding (no gradients): the queries of the n newest tokens, q [B,n,C],
 // against every key so far, k/v/gate_k [B,len,C] (len >= n; the new tokens are the last
 // n). Query i sits at position len-n+i and sees keys 0..len-n+i. It computes what
-// attention_fused computes for those rows of the full sequence: the CoPE gates and
-// positions of a new query are computed afresh over all cached keys (a position
-// depends on the query), while keys, values and gate keys are cached.
+// attention_fused computes for those rows of the full sequence, with the same per-row
+// code: the CoPE gates and positions of a new query are computed afresh over all
+// cached keys (a position depends on the query), while keys, values and gate keys are
+// cached. The products are [n, len] gemm calls where the fused kernel's are causal
+// blocks, so the rows are the fused kernel's bits where OpenBLAS rounds both shapes
+// alike (tests/test_attention.cpp's cases) and agree to rounding elsewhere.
 Tensor attention_cached(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& gate_k, const Tensor& e,
                         const Tensor& r, const AttentionSpec& spec);
 

@@ -2,10 +2,18 @@
 // primitive autograd ops, one line per formula line of attention.h. Slow (it
 // materialises every [B,H,L,L] intermediate) and obviously right: the tests hold the
 // fused kernel to it, output and gradients.
+//
+// Why composed and not per-row: every line here is an autograd op on whole [B,H,L,L]
+// tensors, whose gradients the autograd engine derives; the per-row pieces of
+// nn/attention_rows.h that the fused and cached forms share have hand-written adjoints
+// instead, so calling them here would make this form check those pieces against
+// themselves. What it does share is what carries no gradient: the rope table
+// (rope_cos_sin) and the interpolation points (rows::lerp_point).
 #include <cmath>
 #include <limits>
 
 #include "nn/attention.h"
+#include "nn/attention_rows.h"
 
 namespace mc {
 
@@ -23,6 +31,26 @@ Var rope(const Var& x, const Tensor& cos, const Tensor& sin) {
   Var x1 = slice(x, -1, 0, D / 2), x2 = slice(x, -1, D / 2, D);
   Var c(cos), s(sin);
   return concat({sub(mul(x1, c), mul(x2, s)), add(mul(x1, s), mul(x2, c))}, -1);
+}
+
+// The interpolation points of positions p (any shape) by rows::lerp_point, the rule of
+// the fused and cached forms: lo and hi as i64 indices for gathers, and lo as a
+// constant of p's dtype, so that w = p - lo stays an autograd op (its gradient is step
+// "lerp"'s dp = dw; lo and hi, integers, have none). A non-finite position is refused,
+// as floor_index refuses one.
+struct LerpPoints {
+  Tensor lo, hi, lo_value;
+};
+LerpPoints lerp_points(const Tensor& p) {
+  const std::vector<double> pv = p.to_vector();
+  std::vector<int64_t> lo(pv.size()), hi(pv.size());
+  std::vector<double> lo_value(pv.size());
+  for (size_t n = 0; n < pv.size(); ++n) {
+    if (!std::isfinite(pv[n])) throw ShapeError("attention: non-finite CoPE position at element " + std::to_string(n));
+    const rows::LerpPoint<double> pt = rows::lerp_point(pv[n]);
+    lo[n] = pt.lo, hi[n] = pt.hi, lo_value[n] = static_cast<double>(pt.lo);
+  }
+  return {Tensor::indices(lo, p.shape()), Tensor::indices(hi, p.shape()), Tensor::from(lo_value, p.shape(), p.dtype())};
 }
 
 }  // namespace
@@ -68,9 +96,9 @@ Var attention_composed(const AttentionInputs& in, const AttentionSpec& spec) {
     Var g = mul(sigmoid(mul_scalar(matmul(q, src, false, true), c)), mask);            // gates
     Var p = clamp(cumsum(g, -1, /*reverse=*/true), 0.0, static_cast<double>(spec.npos - 1));  // positions
     Var z = matmul(q, in.e);                                                         // [B,H,L,npos]
-    const Tensor lo = floor_index(p.value()), hi = ceil_index(p.value());
-    Var w = sub(p, Var(floor(p.value())));                                           // p - floor p
-    Var pe = add(mul(gather(z, -1, lo), add_scalar(neg(w), 1.0)), mul(gather(z, -1, hi), w));
+    const LerpPoints at = lerp_points(p.value());                                   // lo, hi
+    Var w = sub(p, Var(at.lo_value));                                                // p - lo
+    Var pe = add(mul(gather(z, -1, at.lo), add_scalar(neg(w), 1.0)), mul(gather(z, -1, at.hi), w));
     logits = spec.nodiv ? add(logits, pe) : add(logits, mul_scalar(pe, c));
   }
   Var a = softmax(add(logits, minus_inf));

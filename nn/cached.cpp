@@ -6,32 +6,83 @@
 // keys, their reverse cumulative sum (the positions) and the interpolated position
 // logits. A new token changes the positions of every earlier key as seen from the new
 // query, but not as seen from the old queries, so old rows never need recomputing.
+//
+// The arithmetic is the fused kernel's own: the per-row pieces of nn/attention_rows.h
+// (rope, gates, positions, interpolation, logits, softmax, in f32 with fast_expf), on
+// the same rope table, between the same BLAS products — here [n, len] at once, there in
+// causal blocks of 64 query rows. Where OpenBLAS computes an element of those products
+// the same way in both shapes (the tests' small cases) the rows come out bit for bit
+// as the fused kernel's; elsewhere they agree to rounding. The whole model's cached
+// logits differ from forward() by a little more, since its linear layers multiply
+// [B n, C] here and [B L, C] there (nn/transformer.h states the measured bound).
 #include <cmath>
 
+#include "nn/attention_rows.h"
 #include "nn/transformer.h"
+#include "tensor/blas.h"
 
 namespace mc {
 
 namespace {
 
+// One (batch, head) of attention_cached: the n newest queries against len cached keys.
 template <class T>
-T dot(const T* a, const T* b, int64_t n) {
-  T s = 0;
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
+struct CachedHead {
+  const AttentionSpec& spec;
+  int64_t n, len, C, D, npos, nrel;
+  T c;
+  const T *q, *k, *v, *src, *e, *r;  // q [B,n,C]; k, v, src [B,len,C]; e [D,npos]; r [D,nrel]
+  const T *cosv, *sinv;              // rope_cos_sin's [len, D/2] tables (rope)
+  T* y;                              // [B,n,C]
 
-// Rotary position t applied to one head vector x (D values) into out.
-template <class T>
-void rotate(const T* x, int64_t D, int64_t t, double base, T* out) {
-  const int64_t half = D / 2;
-  for (int64_t d = 0; d < half; ++d) {
-    const double theta = double(t) * std::pow(base, -2.0 * double(d) / double(D));
-    const T cs = T(std::cos(theta)), sn = T(std::sin(theta));
-    out[d] = x[d] * cs - x[d + half] * sn;
-    out[d + half] = x[d] * sn + x[d + half] * cs;
+  // Per-task buffers: [n, len] matrices, the [n, npos] and [n, nrel] tables, rotated
+  // keys [len, D] and queries [n, D].
+  struct Scratch {
+    std::vector<T> kr, qr, s, gl, g, pe, z, zr;
+    explicit Scratch(const CachedHead& hd)
+        : kr(size_t(hd.spec.rope ? hd.len * hd.D : 0)), qr(size_t(hd.spec.rope ? hd.n * hd.D : 0)),
+          s(size_t(hd.n * hd.len)), gl(size_t(hd.spec.cope ? hd.n * hd.len : 0)), g(gl.size()), pe(gl.size()),
+          z(size_t(hd.n * hd.npos)), zr(size_t(hd.n * hd.nrel)) {}
+  };
+
+  // Head h of batch element b: the steps of the fused kernel's forward, in its order,
+  // with the products as whole [n, len] gemm calls (the fused kernel's causal blocks
+  // are [64, i1] pieces of the same products) and the per-row steps between them.
+  void run(int64_t b, int64_t h, Scratch& sc) const {
+    const int64_t okv = b * len * C + h * D, oq = b * n * C + h * D;  // the head's first elements
+    const T *Q = q + oq, *Qs = Q, *Ks = k + okv;  // the q and k of the content logit
+    int64_t ldq = C, ldk = C;
+    if (spec.rope) {  // step "rope": the cached keys at 0..len-1, the queries at len-n..len-1
+      const int64_t half = D / 2;
+      rows::rope_rotate_rows(Ks, C, len, cosv, sinv, half, sc.kr.data(), D);
+      rows::rope_rotate_rows(Q, C, n, cosv + (len - n) * half, sinv + (len - n) * half, half, sc.qr.data(), D);
+      Qs = sc.qr.data(), Ks = sc.kr.data(), ldq = ldk = D;
+    }
+    T* s = sc.s.data();
+    gemm<T>(false, true, n, len, D, T(1), Qs, ldq, Ks, ldk, T(0), s, len);  // step "scores": s = q k^T
+    if (spec.cope) cope(Q, okv, sc);
+    if (spec.rel) {  // step "rel": s[i,j] += q_i·r[min(p-j, nrel-1)]
+      gemm<T>(false, false, n, nrel, D, T(1), Q, C, r, nrel, T(0), sc.zr.data(), nrel);
+      rows::add_rel_rows(s, sc.zr.data(), n, len, len - n, nrel);
+    }
+    // steps "logits" and "softmax" over j <= p, in place
+    rows::softmax_rows(s, spec.cope ? sc.pe.data() : nullptr, n, len, len - n, c, spec.nodiv, s);
+    gemm<T>(false, false, n, D, len, T(1), s, len, v + okv, C, T(0), y + oq, C);  // step "output": y = a v
   }
-}
+
+  // steps "gates", "table", "positions", "clamp", "lerp" for the n queries Q (row
+  // stride C): sc.pe [n, len]. sc.s holds the scores before rel, which are the gate
+  // logits when the gates come from unrotated keys.
+  void cope(const T* Q, int64_t okv, Scratch& sc) const {
+    const T* gl = sc.s.data();
+    if (spec.gates != GateSource::key || spec.rope) {
+      gemm<T>(false, true, n, len, D, T(1), Q, C, src + okv, C, T(0), sc.gl.data(), len);
+      gl = sc.gl.data();
+    }
+    gemm<T>(false, false, n, npos, D, T(1), Q, C, e, npos, T(0), sc.z.data(), npos);  // step "table": z = q e
+    rows::cope_rows(gl, sc.z.data(), n, len, len - n, npos, c, sc.g.data(), sc.pe.data());
+  }
+};
 
 }  // namespace
 
@@ -41,70 +92,25 @@ Tensor attention_cached(const Tensor& q, const Tensor& k, const Tensor& v, const
   if (k.shape() != Shape{B, len, C} || v.shape() != k.shape() || n > len)
     throw ShapeError("attention_cached: q " + shape_str(q.shape()) + " does not fit the cache " + shape_str(k.shape()));
   Tensor y({B, n, C}, q.dtype());
+  Tensor cosv, sinv;  // the fused kernel's rope table, rows 0..len-1
+  if (spec.rope) {
+    cosv = rope_cos_sin(len, D, spec.rope_base, q.dtype(), false);
+    sinv = rope_cos_sin(len, D, spec.rope_base, q.dtype(), true);
+  }
   dispatch_float(q.dtype(), "attention_cached", [&](auto tag) {
     using T = decltype(tag);
-    const T c = T(1.0 / std::sqrt(double(D)));
-    const T *Q = q.data<T>(), *K = k.data<T>(), *V = v.data<T>();
-    const T* src = spec.gates == GateSource::sep_key ? gate_k.data<T>() : spec.gates == GateSource::value ? V : K;
-    const T* E = spec.cope ? e.data<T>() : nullptr;
-    const T* R = spec.rel ? r.data<T>() : nullptr;
-    const int64_t npos = spec.npos, nrel = spec.rel ? r.size(1) : 0;
-    T* Y = y.data<T>();
+    const T* V = v.data<T>();
+    const T* src = !spec.cope                            ? nullptr
+                   : spec.gates == GateSource::sep_key  ? gate_k.data<T>()
+                   : spec.gates == GateSource::value    ? V
+                                                        : k.data<T>();
+    const CachedHead<T> head{spec, n, len, C, D, spec.cope ? spec.npos : 0, spec.rel ? r.size(1) : 0,
+                             T(1.0 / std::sqrt(double(D))), q.data<T>(), k.data<T>(), V, src,
+                             spec.cope ? e.data<T>() : nullptr, spec.rel ? r.data<T>() : nullptr,
+                             spec.rope ? cosv.data<T>() : nullptr, spec.rope ? sinv.data<T>() : nullptr, y.data<T>()};
     parallel_for(B * H, 1, n * len * D, [&](int64_t t0, int64_t t1) {
-      const auto ulen = static_cast<size_t>(len), ud = static_cast<size_t>(D);
-      std::vector<T> logit(ulen), g(ulen), z(static_cast<size_t>(std::max<int64_t>(npos, 1))), qr(ud), kr(ud);
-      for (int64_t bh = t0; bh < t1; ++bh) {
-        const int64_t b = bh / H, h = bh % H;
-        for (int64_t i = 0; i < n; ++i) {
-          const int64_t p = len - n + i;  // the query's position
-          const T* qi = Q + (b * n + i) * C + h * D;
-          auto key = [&](const T* base, int64_t j) { return base + (b * len + j) * C + h * D; };
-          if (spec.rope) rotate(qi, D, p, spec.rope_base, qr.data());
-          for (int64_t j = 0; j <= p; ++j) {  // scores (rotated q, k under rope)
-            if (spec.rope) {
-              rotate(key(K, j), D, j, spec.rope_base, kr.data());
-              logit[size_t(j)] = dot(qr.data(), kr.data(), D);
-            } else {
-              logit[size_t(j)] = dot(qi, key(K, j), D);
-            }
-            if (spec.rel) {  // + q·r[min(p-j, nrel-1)]
-              const int64_t col = std::min(p - j, nrel - 1);
-              T s = 0;
-              for (int64_t d = 0; d < D; ++d) s += qi[d] * R[d * nrel + col];
-              logit[size_t(j)] += s;
-            }
-          }
-          if (spec.cope) {
-            for (int64_t m = 0; m < npos; ++m) {  // z = q e
-              T s = 0;
-              for (int64_t d = 0; d < D; ++d) s += qi[d] * E[d * npos + m];
-              z[size_t(m)] = s;
-            }
-            T raw = 0;
-            for (int64_t j = p; j >= 0; --j) {  // gates, positions, lerp
-              const T x = c * dot(qi, key(src, j), D);
-              raw += x >= 0 ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
-              const T pos = std::min(raw, T(npos - 1));
-              const int64_t lo = int64_t(std::floor(pos)), hi = int64_t(std::ceil(pos));
-              const T w = pos - T(lo), pe = (1 - w) * z[size_t(lo)] + w * z[size_t(hi)];
-              logit[size_t(j)] = spec.nodiv ? c * logit[size_t(j)] + pe : c * (logit[size_t(j)] + pe);
-            }
-          } else {
-            for (int64_t j = 0; j <= p; ++j) logit[size_t(j)] *= c;
-          }
-          T mx = logit[0];
-          for (int64_t j = 1; j <= p; ++j) mx = std::max(mx, logit[size_t(j)]);
-          T sum = 0;
-          for (int64_t j = 0; j <= p; ++j) sum += (g[size_t(j)] = std::exp(logit[size_t(j)] - mx));
-          T* yi = Y + (b * n + i) * C + h * D;
-          std::fill_n(yi, D, T(0));
-          for (int64_t j = 0; j <= p; ++j) {
-            const T a = g[size_t(j)] / sum;
-            const T* vj = key(V, j);
-            for (int64_t d = 0; d < D; ++d) yi[d] += a * vj[d];
-          }
-        }
-      }
+      typename CachedHead<T>::Scratch sc(head);
+      for (int64_t bh = t0; bh < t1; ++bh) head.run(bh / H, bh % H, sc);
     });
   });
   return y;

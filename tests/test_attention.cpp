@@ -1,14 +1,17 @@
 // test_attention.cpp — the fused attention kernel: against the composed form, against
 // the official formulation's reference values, and CoPE's special points (the clamp,
-// integer positions, saturated gates), plus the hand example of docs/cope.md.
+// integer positions, saturated gates), plus the hand example of docs/cope.md; the
+// cached form against the fused one; the per-row pieces of nn/attention_rows.h.
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "nn/attention.h"
+#include "nn/attention_rows.h"
 #include "nn/checks.h"
 
 using namespace mc;
@@ -184,4 +187,106 @@ TEST_CASE("attention refuses inputs that do not fit") {
                        ShapeError);
   spec.npos = 0;
   CHECK_THROWS_AS(attention_fused({x, x, x, Var(), Var(Tensor::ones({2, 1})), Var()}, spec), ShapeError);
+}
+
+TEST_CASE("the cached form computes the fused kernel's rows, under every encoding and option") {
+  // q of the n newest tokens against the whole sequence's k, v, gate keys: the last n
+  // rows of attention_fused. L = 70 spans two causal blocks; npos 3 clamps.
+  struct Size { int64_t B, H, L, D, npos; };
+  const Size sizes[] = {{2, 2, 5, 4, 6}, {1, 1, 1, 2, 2}, {2, 3, 9, 4, 3}, {1, 2, 70, 4, 71}};
+  double worst[2] = {0, 0};
+  for (const Size& z : sizes)
+    for (const Variant& v : variants(z.H, z.npos)) {
+      const AttentionCase c = make_attention_case(v.spec, z.B, z.L, z.D, 7, 0.0, true);
+      for (DType dt : {DType::f64, DType::f32}) {
+        std::vector<Var> vars;
+        for (const Tensor& t : c.tensors) vars.emplace_back(t.to(dt));
+        const AttentionInputs in = c.as_inputs(vars);
+        const Tensor full = attention_fused(in, v.spec).value();
+        auto value = [](const Var& x) { return x.defined() ? x.value() : Tensor(); };
+        for (int64_t n : {z.L, int64_t(1), std::min<int64_t>(3, z.L)}) {
+          const Tensor y = attention_cached(slice(in.q.value(), 1, z.L - n, z.L), in.k.value(), in.v.value(), value(in.gate_k),
+                                            value(in.e), value(in.r), v.spec);
+          const double d = scaled_diff(y, slice(full, 1, z.L - n, z.L));
+          worst[dt == DType::f32] = std::max(worst[dt == DType::f32], d);
+          INFO(v.name << " B" << z.B << " H" << z.H << " L" << z.L << " D" << z.D << " npos" << z.npos << " n" << n << " "
+                      << dtype_name(dt));
+          CHECK(d < (dt == DType::f64 ? 1e-13 : 1e-5));
+        }
+      }
+    }
+  std::printf("attention_cached vs attention_fused, scaled max diff: f64 %.3g, f32 %.3g\n", worst[0], worst[1]);
+}
+
+namespace {
+std::vector<double> random_vector(size_t n, Generator& g) { return Tensor::normal({int64_t(n)}, 0, 1, g, DType::f64).to_vector(); }
+double dot_of(const std::vector<double>& a, const std::vector<double>& b) {
+  double s = 0;
+  for (size_t n = 0; n < a.size(); ++n) s += a[n] * b[n];
+  return s;
+}
+}  // namespace
+
+TEST_CASE("attention_rows: the linear pieces' backward passes are their adjoints") {
+  // For a linear map J and its backward piece J^T: <J x, g> = <x, J^T g>.
+  Generator gen(3);
+  const int64_t half = 3, i = 6, nrel = 4, n = i + 1;
+  // rope_rotate / rope_rotate_backward, at angles of position 5
+  const Tensor cs = rope_cos_sin(6, 2 * half, 10000.0, DType::f64, false), sn = rope_cos_sin(6, 2 * half, 10000.0, DType::f64, true);
+  const double *c5 = cs.data<double>() + 5 * half, *s5 = sn.data<double>() + 5 * half;
+  std::vector<double> x = random_vector(2 * half, gen), g = random_vector(2 * half, gen), rx(2 * half), rtg(2 * half, 0.0);
+  rows::rope_rotate(x.data(), c5, s5, half, rx.data());
+  rows::rope_rotate_backward(g.data(), c5, s5, half, rtg.data());
+  CHECK(dot_of(rx, g) == doctest::Approx(dot_of(x, rtg)).epsilon(1e-14));
+  CHECK(dot_of(rx, rx) == doctest::Approx(dot_of(x, x)).epsilon(1e-14));  // a rotation keeps the length
+  // add_rel_row / add_rel_row_backward (c = 1): s[j] += zr[min(i-j, nrel-1)]
+  std::vector<double> zr = random_vector(nrel, gen), gs = random_vector(n, gen), s(n, 0.0), dzr(nrel, 0.0);
+  rows::add_rel_row(s.data(), zr.data(), i, nrel);
+  rows::add_rel_row_backward(gs.data(), i, nrel, 1.0, dzr.data());
+  CHECK(dot_of(s, gs) == doctest::Approx(dot_of(zr, dzr)).epsilon(1e-14));
+  CHECK(s[0] == zr[nrel - 1]);  // distances past the cap share the last column
+  CHECK(s[i] == zr[0]);
+  // the reverse cumulative sum of walk_positions (npos large: no clamp) / positions_row_backward
+  std::vector<double> gates = random_vector(n, gen), raw(n), dp = random_vector(n, gen), dg = dp;
+  rows::walk_positions(gates.data(), i, 1000, [&](int64_t j, double r, const rows::LerpPoint<double>&) { raw[size_t(j)] = r; });
+  rows::positions_row_backward(dg.data(), n);
+  CHECK(dot_of(raw, dp) == doctest::Approx(dot_of(gates, dg)).epsilon(1e-14));
+}
+
+TEST_CASE("attention_rows: positions, interpolation, softmax") {
+  // gates 0.5 each: key j sits at (i-j+1)/2, clamped at npos-1 = 2
+  const double g[6] = {0.5, 0.5, 0.5, 0.5, 0.5, 0.5};
+  const double z[3] = {10, 20, 40};
+  double pe[6];
+  rows::position_logits_row(g, z, 5, 3, pe);
+  // positions of j = 5..0: 0.5, 1, 1.5, 2, 2.5 -> 2, 3 -> 2
+  CHECK(pe[5] == 15.0);
+  CHECK(pe[4] == 20.0);  // integer: lo = hi = 1, w = 0
+  CHECK(pe[3] == 30.0);
+  CHECK(pe[2] == 40.0);
+  CHECK(pe[1] == 40.0);
+  CHECK(pe[0] == 40.0);
+  const auto at = rows::lerp_point(1.25);
+  CHECK((at.lo == 1 && at.hi == 2 && at.w == 0.25));
+  // the gradient through the clamped keys (j = 0, 1) is exactly zero, through the others not
+  double dz[3] = {0, 0, 0}, dp[6];
+  const double dlogit[6] = {1, 1, 1, 1, 1, 1};
+  rows::position_logits_row_backward(g, z, dlogit, 5, 3, 1.0, dz, dp);
+  CHECK(dp[0] == 0.0);   // clamped (raw 3)
+  CHECK(dp[1] == 0.0);   // clamped (raw 2.5)
+  CHECK(dp[2] == 0.0);   // raw 2 = npos-1, not clamped, but lo = hi: z[2] - z[2]
+  CHECK(dp[3] == 20.0);  // z[2] - z[1]
+  CHECK(dp[4] == 0.0);   // an integer position: lo = hi
+  CHECK(dp[5] == 10.0);  // z[1] - z[0]
+  CHECK(dz[0] + dz[1] + dz[2] == 6.0);  // each key's (1-w) + w = 1
+  // softmax_row: sums to 1, shift-invariant, and softmax_row_backward of a constant is 0
+  for (float shift : {0.0f, 100.0f}) {
+    float row[4] = {1 + shift, 2 + shift, 3 + shift, 4 + shift};
+    rows::softmax_row(row, 4);
+    CHECK(row[0] + row[1] + row[2] + row[3] == doctest::Approx(1.0).epsilon(1e-6));
+    CHECK(row[3] / row[2] == doctest::Approx(std::exp(1.0)).epsilon(1e-5));
+    float d[4] = {2, 2, 2, 2};
+    rows::softmax_row_backward(row, d, 4);
+    for (float x : d) CHECK(std::fabs(x) < 1e-6f);
+  }
 }

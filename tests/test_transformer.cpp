@@ -1,6 +1,10 @@
 // test_transformer.cpp — the model: configuration errors, parameters, the fused and
-// composed attention giving the same model, train/eval, position-encoding limits.
+// composed attention giving the same model, cached decoding against forward(),
+// train/eval, position-encoding limits.
 #include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
 
 #include "nn/checks.h"
 #include "nn/transformer.h"
@@ -156,5 +160,63 @@ TEST_CASE("a causal model: changing a later token leaves earlier logits alone") 
     INFO(pe);
     CHECK(max_abs_diff(slice(before, 1, 0, 4), slice(after, 1, 0, 4)) == 0.0);
     CHECK(max_abs_diff(slice(before, 1, 4, 6), slice(after, 1, 4, 6)) > 0.0);
+  }
+}
+
+namespace {
+// The model configurations of the cached-decoding test: every pe, and each CoPE option
+// (sep_key, val_gates, nodiv, shared, every, a small npos that clamps, a rel cap).
+std::vector<std::pair<std::string, ModelConfig>> cached_variants() {
+  std::vector<std::pair<std::string, ModelConfig>> out;
+  auto add = [&](const std::string& name, const std::string& pe, auto tweak) {
+    ModelConfig c = small_check_config(pe);
+    c.seq = 9;
+    tweak(c);
+    out.emplace_back(name, c);
+  };
+  for (const char* pe : {"none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope"}) add(pe, pe, [](ModelConfig&) {});
+  add("cope,sep_key", "cope", [](ModelConfig& c) { c.sep_key = true; });
+  add("cope,val_gates", "cope", [](ModelConfig& c) { c.val_gates = true; });
+  add("cope,nodiv", "cope", [](ModelConfig& c) { c.nodiv = true; });
+  add("cope,npos=3", "cope", [](ModelConfig& c) { c.npos = 3; });
+  add("cope,shared", "cope", [](ModelConfig& c) { c.shared = true; });
+  add("cope+rel,every=2,rel_cap=4", "cope+rel", [](ModelConfig& c) { c.every = 2, c.rel_cap = 4; });
+  add("cope+rope,sep_key,nodiv,post_norm", "cope+rope", [](ModelConfig& c) { c.sep_key = c.nodiv = c.post_norm = true; });
+  return out;
+}
+}  // namespace
+
+// Cached logits against forward(): held to the bound nn/transformer.h states, and the
+// largest difference seen printed (f32 and f64).
+TEST_CASE("cached decoding agrees with forward() for every pe and CoPE option, in f32 and f64") {
+  for (DType dt : {DType::f64, DType::f32}) {
+    double worst_abs = 0, worst_rel = 0;
+    std::string worst;
+    for (const auto& [name, cfg] : cached_variants()) {
+      Transformer m(cfg, 2, dt);
+      Generator g(5);
+      std::vector<Var> ps;  // random weights, so CoPE's table is not zero and the gates vary
+      for (const Var& p : m.parameters()) ps.emplace_back(Tensor::normal(p.shape(), 0, 0.5, g, dt));
+      m.set_parameters(ps);
+      m.eval();
+      const int64_t B = 2, L = 9;
+      const Tensor ids = tokens(B, L, 5, 11);
+      const Tensor full = m.forward(ids).value().to(DType::f64);  // [B,L,V]
+      double scale = 1.0;
+      for (double x : full.to_vector()) scale = std::max(scale, std::fabs(x));
+      KVCache cache;
+      // a 3-token prompt, then one token at a time
+      std::vector<Tensor> steps{m.forward_cached(slice(ids, 1, 0, 3), cache)};
+      for (int64_t t = 3; t < L; ++t) steps.push_back(m.forward_cached(slice(ids, 1, t, t + 1), cache));
+      CHECK(cache.len == L);
+      const Tensor cached = concat(steps, 1).to(DType::f64);
+      const double diff = max_abs_diff(cached, full);
+      worst_abs = std::max(worst_abs, diff);
+      if (diff / scale > worst_rel) worst_rel = diff / scale, worst = name;
+      INFO(name << " " << dtype_name(dt) << ": max |cached - forward| = " << diff << ", logits up to " << scale);
+      CHECK(diff / scale < (dt == DType::f64 ? 1e-12 : 2e-6));
+    }
+    std::printf("cached vs forward, %s: max |diff| %.3g; relative to the largest logit %.3g (%s)\n", dtype_name(dt),
+                worst_abs, worst_rel, worst.c_str());
   }
 }
