@@ -13,6 +13,7 @@
 
 #include "dist/comm.h"
 #include "dist/ranks.h"
+#include "io/strings.h"
 #include "cli/commands.h"
 
 namespace mc {
@@ -25,7 +26,7 @@ const char* kUsage =
     "usage: minicope <command> [flags]\n"
     "\n"
     "commands:\n"
-    "  train       train a transformer on flipflop, selcopy or counting\n"
+    "  train       train a transformer on flipflop, selcopy, counting or text\n"
     "  eval        evaluate a checkpoint on its task's splits\n"
     "  sample      generate text from a text run's checkpoint\n"
     "  bench       time training steps (forward, backward, AdamW)\n"
@@ -118,6 +119,13 @@ LoadedRun load_run_flag(const std::string* ckpt, int64_t seq, bool with_task) {
   if (!ckpt) throw UsageError("--ckpt DIR is required");
   if (ckpt->empty()) throw UsageError("--ckpt must not be empty");
   return load_run(*ckpt, seq, with_task);
+}
+
+std::string split_flag(const Task& task, const std::string& want) {
+  const std::vector<std::string> splits = task.splits();
+  if (want != "valid" && std::find(splits.begin(), splits.end(), want) == splits.end())
+    throw UsageError("--split: " + task.name() + " has no split '" + want + "' (" + join(splits, ", ") + ")");
+  return want;
 }
 
 namespace {

@@ -19,6 +19,7 @@
 #include "plot/svg.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "io/strings.h"
 #include "io/metrics_file.h"
 #include "tasks/tokenizer.h"
 #include "train/run_checkpoint.h"
@@ -132,10 +133,10 @@ int plot_curves(const cxxopts::ParseResult& r, const std::vector<std::string>& i
     for (const std::string& s : splits)
       for (const RunMetrics& m : runs)
         if (!m.eval.count(s)) {
-          std::string have;
-          for (const auto& [name, pts] : m.eval) have += (have.empty() ? "" : ", ") + name;
+          std::vector<std::string> have;
+          for (const auto& [name, pts] : m.eval) have.push_back(name);
           throw UsageError("--split " + s + ": " + m.path + " has no evaluations of it (it has: " +
-                           (have.empty() ? "none" : have) + ")");
+                           (have.empty() ? "none" : join(have, ", ")) + ")");
         }
   } else {  // the reported splits ("valid" chooses checkpoints, so it is left out when others exist)
     for (const auto& [name, pts] : runs[0].eval)
@@ -186,9 +187,8 @@ std::vector<int64_t> map_input(const cxxopts::ParseResult& r, LoadedRun& run) {
     for (std::string word; in >> word;) {
       const auto it = std::find(vocab.begin(), vocab.end(), word);
       if (it == vocab.end()) {
-        std::string list;
-        for (const std::string& v : vocab) list += (list.empty() ? "" : " ") + v;
-        throw UsageError("--text: '" + word + "' is not a token of " + run.cfg.task.name + " (its tokens: " + list + ")");
+        throw UsageError("--text: '" + word + "' is not a token of " + run.cfg.task.name + " (its tokens: " +
+                         join(vocab, " ") + ")");
       }
       ids.push_back(int64_t(it - vocab.begin()));
     }
@@ -196,12 +196,7 @@ std::vector<int64_t> map_input(const cxxopts::ParseResult& r, LoadedRun& run) {
   }
   run.task = make_task(run.cfg.task);  // text: needs the data file for its held-out windows
   std::vector<std::string> splits = run.task->splits();
-  const std::string split = r.count("split") ? r["split"].as<std::string>() : splits[0];
-  if (split != "valid" && std::find(splits.begin(), splits.end(), split) == splits.end()) {
-    std::string list;
-    for (const auto& s : splits) list += (list.empty() ? "" : ", ") + s;
-    throw UsageError("--split: " + run.task->name() + " has no split '" + split + "' (" + list + ")");
-  }
+  const std::string split = r.count("split") ? split_flag(*run.task, r["split"].as<std::string>()) : splits[0];
   const std::vector<Example> set = run.task->eval_set(split);
   const int64_t n = r.count("example") ? flag_int(r, "example", 0, int64_t(1) << 40) : 0;
   if (n >= int64_t(set.size()))

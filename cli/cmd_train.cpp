@@ -87,7 +87,8 @@ Comm& join_ranks(ParsedArgs& p) {
 
 int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   cxxopts::Options options("minicope train",
-                           "Trains a transformer on a synthetic task, evaluating on every split as it goes.\n"
+                           "Trains a transformer on a task (flipflop, selcopy, counting, or your text), evaluating\n"
+                           "on every split as it goes.\n"
                            "Settings come from the defaults, then --config FILE (a JSON object whose keys are the\n"
                            "flag names without --), then the flags. The run folder gets last.safetensors,\n"
                            "best.safetensors (chosen on the valid split), metrics.jsonl and config.json.");
@@ -155,15 +156,7 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
     const std::string ckpt = r.count("ckpt") ? r["ckpt"].as<std::string>() : "";
     run = load_run_flag(r.count("ckpt") ? &ckpt : nullptr, r.count("seq") ? flag_int(r, "seq", 1, kMaxContext) : 0, true);
     splits = run.task->splits();
-    if (r.count("split")) {
-      const std::string want = r["split"].as<std::string>();
-      if (std::find(splits.begin(), splits.end(), want) == splits.end() && want != "valid") {
-        std::string list;
-        for (const auto& s : splits) list += (list.empty() ? "" : ", ") + s;
-        throw UsageError("--split: " + run.task->name() + " has no split '" + want + "' (" + list + ")");
-      }
-      splits = {want};
-    }
+    if (r.count("split")) splits = {split_flag(*run.task, r["split"].as<std::string>())};
   });
   std::vector<EvalMetrics> ms;
   for (const std::string& s : splits) {

@@ -33,6 +33,9 @@ bool flag_bool(const cxxopts::ParseResult& r, const std::string& name);
 // or empty; what load_run throws otherwise (train/run_checkpoint.h).
 LoadedRun load_run_flag(const std::string* ckpt, int64_t seq, bool with_task);
 
+// The value of --split for `task`: one of its splits, or "valid"; UsageError naming them otherwise.
+std::string split_flag(const Task& task, const std::string& want);
+
 int cmd_gradcheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

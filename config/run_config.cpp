@@ -1,6 +1,7 @@
 #include "config/run_config.h"
 
 #include "io/files.h"
+#include "io/strings.h"
 #include "tasks/tokenizer.h"
 
 #include <algorithm>
@@ -84,8 +85,7 @@ Setting bool_setting(std::string group, std::string name, std::string help, std:
 
 Setting choice_setting(std::string group, std::string name, std::string help, std::vector<std::string> choices,
                        std::function<std::string&(RunConfig&)> ref) {
-  std::string list;
-  for (const auto& ch : choices) list += (list.empty() ? "" : ", ") + ch;
+  const std::string list = join(choices, ", ");
   Setting s{name, help + " (" + list + ")", "choice", nullptr, nullptr, std::move(group)};
   s.set = [=](RunConfig& c, const nlohmann::json& v) {
     if (!v.is_string()) throw std::invalid_argument("expects one of " + list + ", got " + v.dump());
@@ -129,7 +129,7 @@ std::vector<Setting> build() {
   v.push_back(int_setting("task", "vars", "counting: variables", 1, 26, [](R& c) -> int64_t& { return c.task.vars; }));
   v.push_back(int_setting("task", "max-steps", "counting: at most this many statements", 3, 1 << 16, [](R& c) -> int64_t& { return c.task.max_steps; }));
   // model
-  v.push_back(choice_setting("model", "pe", "position encoding", {"none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope"}, [](R& c) -> std::string& { return c.model.pe; }));
+  v.push_back(choice_setting("model", "pe", "position encoding", position_encodings(), [](R& c) -> std::string& { return c.model.pe; }));
   v.push_back(opt_int_setting("model", "npos", "CoPE positions (default: context + 1)", 1, kBig, [](R& c) -> std::optional<int64_t>& { return c.model.npos; }));
   v.push_back(bool_setting("model", "sep-key", "CoPE gates from a separate key projection", [](R& c) -> bool& { return c.model.sep_key; }));
   v.push_back(bool_setting("model", "val-gates", "CoPE gates from the values", [](R& c) -> bool& { return c.model.val_gates; }));
@@ -187,9 +187,7 @@ void check_settings_apply(const RunConfig& c, const std::set<std::string>& given
     // A default value is no choice at all (a config.json of any run lists every setting).
     if (!given.count(s.name) || s.get(c) == s.get(defaults)) continue;
     if (!s.tasks.empty() && std::find(s.tasks.begin(), s.tasks.end(), c.task.name) == s.tasks.end()) {
-      std::string list;
-      for (const std::string& t : s.tasks) list += (list.empty() ? "" : " or ") + t;
-      throw SettingError(s.name, "--" + s.name + " applies to --task " + list + ", not " + c.task.name);
+      throw SettingError(s.name, "--" + s.name + " applies to --task " + join(s.tasks, " or ") + ", not " + c.task.name);
     }
     if (!s.tokenizer.empty() && c.task.tokenizer != s.tokenizer)
       throw SettingError(s.name, "--" + s.name + " applies to --tokenizer " + s.tokenizer + ", not " + c.task.tokenizer);

@@ -95,8 +95,7 @@ namespace {
 // Whole-transformer cases: every pe, and the options that live above the kernel.
 std::vector<std::pair<std::string, ModelConfig>> model_variants() {
   std::vector<std::pair<std::string, ModelConfig>> out;
-  for (const char* pe : {"none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope"})
-    out.emplace_back(pe, small_check_config(pe));
+  for (const std::string& pe : position_encodings()) out.emplace_back(pe, small_check_config(pe));
   auto with = [&](const std::string& name, const std::string& pe, auto tweak) {
     ModelConfig c = small_check_config(pe);
     tweak(c);

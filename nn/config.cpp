@@ -1,5 +1,7 @@
 #include "nn/config.h"
 
+#include <algorithm>
+
 namespace mc {
 
 namespace {
@@ -20,10 +22,12 @@ void ModelConfig::validate() const {
   if (!(dropout >= 0.0 && dropout < 1.0)) bad("dropout", "must be in [0, 1), got " + std::to_string(dropout));
   if (gelu != "tanh" && gelu != "erf") bad("gelu", "must be tanh or erf, got '" + gelu + "'");
   if (!(ln_eps > 0.0)) bad("ln_eps", "must be positive");
-  static const char* kPe[] = {"none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope"};
-  bool known = false;
-  for (const char* p : kPe) known = known || pe == p;
-  if (!known) bad("pe", "unknown position encoding '" + pe + "' (none, abs, rel, rope, cope, cope+rel, cope+rope)");
+  const std::vector<std::string>& all = position_encodings();
+  if (std::find(all.begin(), all.end(), pe) == all.end()) {
+    std::string list;  // (nn/ sits beside io/, whose join it cannot use)
+    for (const std::string& p : all) list += (list.empty() ? "" : ", ") + p;
+    bad("pe", "unknown position encoding '" + pe + "' (" + list + ")");
+  }
   if (uses_rope() && head_dim() % 2 != 0) bad("heads", "rope needs an even head size, got dim/heads = " + str(head_dim()));
   if (!(rope_base > 1.0)) bad("rope_base", "must be above 1");
   if (npos && *npos < 1) bad("npos", "must be at least 1, got " + str(*npos));

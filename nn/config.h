@@ -5,8 +5,16 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace mc {
+
+// Every position encoding, in the order tables and help list them: none, abs, rel, rope,
+// cope, cope+rel, cope+rope (docs/model.md describes each).
+inline const std::vector<std::string>& position_encodings() {
+  static const std::vector<std::string> all = {"none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope"};
+  return all;
+}
 
 // A configuration that does not make sense: what() is "config: FIELD: WHY", and the
 // parts are kept, so a program can name its own flag for the field (train names
@@ -32,7 +40,7 @@ struct ModelConfig {
   std::string gelu = "tanh";  // "tanh" or "erf"
   double ln_eps = 1e-5;
 
-  // Position encoding: none, abs, rel, rope, cope, cope+rel, cope+rope.
+  // Position encoding: one of position_encodings() below.
   std::string pe = "cope";
   std::optional<int64_t> npos;     // CoPE positions (>= 1); unset means seq + 1
   bool sep_key = false;    // CoPE gates from a separate key projection

@@ -9,7 +9,7 @@
 #   autograd, io <- dist              MPI ranks, gradient sums
 #   nn, optim, tasks <- config        every setting of a run
 #   config, dist <- train             the loop, evaluation, run folder
-#   plot                              SVG (standard library only)
+#   io <- plot                        SVG; the report tables
 #   everything <- cli                 the command line; cxxopts only here
 #
 # fuzz/ reaches only the readers it fuzzes (io, tasks, config). The build runs this
@@ -29,7 +29,7 @@ declare -A allowed=(
   [dist]="tensor autograd io dist"
   [config]="tensor autograd nn optim io tasks config"
   [train]="tensor autograd nn optim io tasks dist config train"
-  [plot]="plot"
+  [plot]="io plot"
   [cli]="tensor autograd nn optim io tasks dist config train plot cli"
   [fuzz]="tensor io tasks config"
 )

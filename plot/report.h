@@ -1,0 +1,26 @@
+// report.h — the results tables of a folder of runs (`minicope report DIR`), in
+// Markdown, laid out as the CoPE paper's tables.
+#pragma once
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace mc {
+
+// Writes the tables of the runs under `dir`. Each run folder under DIR holds config.json (written by train), result.jsonl (train
+// --json's final evaluation of the best checkpoint) and, for text runs evaluated past
+// their context, eval-Nx.jsonl (eval --seq N*context --json). scripts/reproduce.sh
+// writes exactly this. Runs that differ only in --seed are one row: mean ± sample
+// standard deviation over the seeds, and n.
+//
+//   flipflop, selcopy  a table per task size; rows pe; columns the splits (error %,
+//                      per sequence; flipflop adds the error per read in brackets)
+//   counting           rows pe; columns the number of variables (test error %)
+//   text               a table per corpus and context; rows pe; columns the
+//                      perplexity at 1x, 2x, 4x the training context
+// Throws FileError for a run file that cannot be read or is not what train writes.
+// Rows follow pe_order, the list of position encodings (nn's position_encodings()).
+void write_report(std::ostream& out, const std::filesystem::path& dir, const std::vector<std::string>& pe_order);
+
+}  // namespace mc
