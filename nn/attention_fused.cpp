@@ -209,7 +209,7 @@ Kernel<T> make_kernel(const AttentionInputs& in, const AttentionSpec& spec, cons
 // x's gradient buffer, or null where x takes no gradient.
 template <class T>
 T* grad_of(const Var& x) {
-  return x.defined() && x.requires_grad() ? const_cast<Var&>(x).grad_buffer().template data<T>() : nullptr;
+  return x.defined() && x.requires_grad() ? x.grad_buffer().template data<T>() : nullptr;
 }
 
 // The backward pass of attention_fused, gy [B,L,C]: every (batch, head) in parallel, then

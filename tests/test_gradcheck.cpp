@@ -54,7 +54,7 @@ Var bad_sigmoid(const Var& x, double slope_error) {
 // a backward that overwrites instead of adding
 Var overwriting_square(const Var& x) {
   return record("overwriting_square", mul(x.value(), x.value()), {x}, [x](const Tensor& gy) {
-    Tensor& g = const_cast<Var&>(x).grad_buffer();
+    Tensor& g = x.grad_buffer();
     g = mul(mul_scalar(x.value(), 2), gy);
   });
 }

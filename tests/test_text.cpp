@@ -100,7 +100,7 @@ TEST_CASE("word tokenizer: white space, <eol>, <unk> by count and by vocabulary 
 }
 
 TEST_CASE("cached decoding gives the logits of a full forward pass at every step, for every pe") {
-  for (const char* pe : {"none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope"}) {
+  for (const std::string& pe : position_encodings()) {
     ModelConfig cfg = small_check_config(pe);
     cfg.seq = 9;
     Transformer m(cfg, 2, DType::f64);

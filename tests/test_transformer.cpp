@@ -81,7 +81,7 @@ TEST_CASE("parameters: names, counts, sharing") {
 TEST_CASE("weight decay: the modules mark their parameters, matrices but not positions") {
   // The marks each module gives, against the rule they replace: 2-D parameters decay,
   // except the position tables (absolute, CoPE, relative); vectors never do.
-  for (const char* pe : {"none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope"})
+  for (const std::string& pe : position_encodings())
     for (bool tied : {false, true}) {
       ModelConfig c = small_check_config(pe);
       c.tied = tied;
@@ -104,7 +104,7 @@ TEST_CASE("weight decay: the modules mark their parameters, matrices but not pos
 }
 
 TEST_CASE("the same weights give the same model with fused and composed attention") {
-  for (const char* pe : {"none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope"}) {
+  for (const std::string& pe : position_encodings()) {
     ModelConfig c = small_check_config(pe);
     Transformer m(c, 3, DType::f64);
     Generator g(4);
@@ -115,7 +115,7 @@ TEST_CASE("the same weights give the same model with fused and composed attentio
     Var fused = m.forward(ids);
     sum(fused).backward();
     std::vector<Tensor> gf;
-    for (const Var& p : ps) gf.push_back(p.grad()), const_cast<Var&>(p).zero_grad();
+    for (Var& p : ps) gf.push_back(p.grad()), p.zero_grad();
     m.use_composed_attention(true);
     Var composed = m.forward(ids);
     sum(composed).backward();
@@ -174,7 +174,7 @@ std::vector<std::pair<std::string, ModelConfig>> cached_variants() {
     tweak(c);
     out.emplace_back(name, c);
   };
-  for (const char* pe : {"none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope"}) add(pe, pe, [](ModelConfig&) {});
+  for (const std::string& pe : position_encodings()) add(pe, pe, [](ModelConfig&) {});
   add("cope,sep_key", "cope", [](ModelConfig& c) { c.sep_key = true; });
   add("cope,val_gates", "cope", [](ModelConfig& c) { c.val_gates = true; });
   add("cope,nodiv", "cope", [](ModelConfig& c) { c.nodiv = true; });
