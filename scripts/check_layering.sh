@@ -19,20 +19,22 @@ set -uo pipefail
 root="${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 cd "$root" || exit 2
 
-declare -A allowed=(
-  [tensor]="tensor"
-  [autograd]="tensor autograd"
-  [nn]="tensor autograd nn"
-  [optim]="tensor autograd optim"
-  [io]="tensor io"
-  [tasks]="tensor io tasks"
-  [dist]="tensor autograd io dist"
-  [config]="tensor autograd nn optim io tasks config"
-  [train]="tensor autograd nn optim io tasks dist config train"
-  [plot]="io plot"
-  [cli]="tensor autograd nn optim io tasks dist config train plot cli"
-  [fuzz]="tensor io tasks config"
-)
+# folder: the folders it may include (itself first)
+declare -A allowed
+while read -r folder may; do allowed[$folder]="$may"; done <<'TABLE'
+tensor   tensor
+autograd autograd tensor
+nn       nn autograd tensor
+optim    optim autograd tensor
+io       io tensor
+tasks    tasks io tensor
+dist     dist io autograd tensor
+config   config tasks optim nn io autograd tensor
+train    train config dist tasks optim nn io autograd tensor
+plot     plot io
+cli      cli train plot config dist tasks optim nn io autograd tensor
+fuzz     config tasks io tensor
+TABLE
 bad=0
 for folder in "${!allowed[@]}"; do
   [ -d "$folder" ] || { echo "check_layering: no folder $folder/ (update scripts/check_layering.sh)"; bad=1; continue; }

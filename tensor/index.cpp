@@ -39,6 +39,23 @@ void check_gather_shapes(const Tensor& x, int64_t axis, const Tensor& index, con
                      shape_str(x.shape()) + " in every axis but " + std::to_string(axis));
 }
 
+// The walk gather and scatter_add share: for every element `at` of an index tensor
+// split as `is` around the axis, the element of the indexed tensor (split as `xs`) it
+// names, (o, index[at], i). Outer blocks run in parallel, each in order; an index out
+// of range throws.
+template <class Fn>
+void for_each_index(const AxisSplit& is, const int64_t* ip, const AxisSplit& xs, const char* op, const Shape& shape, Fn fn) {
+  parallel_for(is.outer, grain_for(is.n * is.inner), is.n * is.inner, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t k = 0; k < is.n; ++k)
+        for (int64_t i = 0; i < is.inner; ++i) {
+          const int64_t at = (o * is.n + k) * is.inner + i, j = ip[at];
+          if (j < 0 || j >= xs.n) out_of_range(op, j, xs.n, shape);
+          fn(at, (o * xs.n + j) * xs.inner + i);
+        }
+  });
+}
+
 }  // namespace
 
 Tensor gather(const Tensor& x, int64_t axis, const Tensor& index) {
@@ -51,15 +68,7 @@ Tensor gather(const Tensor& x, int64_t axis, const Tensor& index) {
     const T* xp = x.data<T>();
     const int64_t* ip = index.data<int64_t>();
     T* yp = y.data<T>();
-    parallel_for(is.outer, grain_for(is.n * is.inner), is.n * is.inner, [&](int64_t o0, int64_t o1) {
-      for (int64_t o = o0; o < o1; ++o)
-        for (int64_t k = 0; k < is.n; ++k)
-          for (int64_t i = 0; i < is.inner; ++i) {
-            const int64_t at = (o * is.n + k) * is.inner + i, src = ip[at];
-            if (src < 0 || src >= xs.n) out_of_range("gather", src, xs.n, x.shape());
-            yp[at] = xp[(o * xs.n + src) * xs.inner + i];
-          }
-    });
+    for_each_index(is, ip, xs, "gather", x.shape(), [&](int64_t at, int64_t from) { yp[at] = xp[from]; });
   });
   return y;
 }
@@ -78,15 +87,7 @@ void scatter_add_(Tensor& dst, int64_t axis, const Tensor& index, const Tensor& 
     const int64_t* ip = index.data<int64_t>();
     const T* sp = src.data<T>();
     // Block o owns dst[o, :, :]; inside it, k runs in order.
-    parallel_for(is.outer, grain_for(is.n * is.inner), is.n * is.inner, [&](int64_t o0, int64_t o1) {
-      for (int64_t o = o0; o < o1; ++o)
-        for (int64_t k = 0; k < is.n; ++k)
-          for (int64_t i = 0; i < is.inner; ++i) {
-            const int64_t at = (o * is.n + k) * is.inner + i, to = ip[at];
-            if (to < 0 || to >= ds.n) out_of_range("scatter_add", to, ds.n, dst.shape());
-            dp[(o * ds.n + to) * ds.inner + i] += sp[at];
-          }
-    });
+    for_each_index(is, ip, ds, "scatter_add", dst.shape(), [&](int64_t at, int64_t to) { dp[to] += sp[at]; });
   });
 }
 
