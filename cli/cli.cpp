@@ -1,6 +1,6 @@
 // cli.cpp — subcommand dispatch, shared flags and the error contract:
 // anything a user gets wrong ends in one line `minicope: error: ...` and a non-zero
-// exit (2 for usage, 1 otherwise).
+// exit (io/errors.h gives each kind of failure its status).
 #include "cli/cli.h"
 
 #include <algorithm>

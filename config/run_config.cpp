@@ -1,3 +1,4 @@
+// run_config.cpp — the table of settings, --config files, and the JSON a checkpoint stores (run_config.h).
 #include "config/run_config.h"
 
 #include "io/files.h"

@@ -1,6 +1,7 @@
 // metrics_file.h — reading a run's metrics.jsonl back (for plots and reports).
 //
-// The trainer writes one JSON object per line (train/trainer.cpp):
+// The trainer writes one JSON object per line (train/trainer.cpp, train/evaluate.cpp;
+// docs/checkpoint.md lists the fields):
 //   a training line   {"step", "loss", "lr", "grad_norm", "tokens_per_s"}
 //   an eval line      {"task", "split", "step", "loss", then "error_rate" and
 //                      "token_error_rate" (tasks) or "ppl" (text)}

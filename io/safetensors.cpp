@@ -1,3 +1,4 @@
+// safetensors.cpp — the safetensors reader and writer (safetensors.h).
 #include "io/safetensors.h"
 #include "io/files.h"
 

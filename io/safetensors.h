@@ -1,4 +1,4 @@
-// checkpoint.h — safetensors files: read, validate, and write atomically.
+// safetensors.h — safetensors files: read, validate, and write atomically.
 //
 // Layout (the format PyTorch and Hugging Face read): 8 bytes little-endian N, then N
 // bytes of JSON header {"name": {"dtype": "F32", "shape": [..], "data_offsets": [b, e]},

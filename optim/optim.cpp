@@ -1,3 +1,4 @@
+// optim.cpp — AdamW, the schedule and clipping (optim.h).
 #include "optim/optim.h"
 
 #include <cmath>

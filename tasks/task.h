@@ -1,4 +1,4 @@
-// tasks.h — the paper's synthetic tasks as seeded generators.
+// task.h — a task: its examples, its fixed evaluation splits, its batches (one file per task beside it).
 //
 // A task yields Examples: a token sequence and which next-token predictions count
 // (the loss mask). Training draws endless examples from a Generator; each evaluation

@@ -1,4 +1,4 @@
-// text_task.cpp — language modelling on a text file (--task text).
+// text.cpp — language modelling on a text file (--task text).
 //
 // Training examples are windows of context + 1 tokens at uniformly random offsets of
 // the training text. The held-out text ("valid") is read whole, in windows of

@@ -1,3 +1,4 @@
+// tokenizer.cpp — byte, char and word tokenizers (tokenizer.h).
 #include "tasks/tokenizer.h"
 #include "io/files.h"
 
