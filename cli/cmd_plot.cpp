@@ -194,7 +194,7 @@ std::vector<int64_t> map_input(const cxxopts::ParseResult& r, LoadedRun& run) {
     }
     return ids;
   }
-  run.task = make_task(run.cfg.task);  // text: needs the data file for its held-out windows
+  run.task = stored_task(run.cfg, r["ckpt"].as<std::string>());  // text: needs the data file for its held-out windows
   std::vector<std::string> splits = run.task->splits();
   const std::string split = r.count("split") ? split_flag(*run.task, r["split"].as<std::string>()) : splits[0];
   const std::vector<Example> set = run.task->eval_set(split);

@@ -4,11 +4,12 @@
 // Every failure reaches run_cli (cli/cli.cpp), which prints it as one line
 // `minicope: error: MESSAGE` and exits with exit_status(e):
 //
-//   2      a usage mistake: a setting (a flag, or a key of a config file given on the
-//          command line) whose value cannot be used (SettingError), or a command called
-//          wrongly (cli's UsageError); the line ends with a pointer to --help
-//   1      anything else: a file that is missing or damaged (FileError, CheckpointError),
-//          a run that failed, any other exception
+//   2      a usage mistake: a flag whose value cannot be used, or a setting that does not
+//          fit the task or the other settings (SettingError), or a command called wrongly
+//          (cli's UsageError); the line ends with a pointer to --help
+//   1      anything else: a file that is missing, damaged or holds a bad value (a
+//          --config file, a checkpoint: FileError, CheckpointError), a run that failed,
+//          any other exception
 //   128+N  training stopped by signal N after saving (train's Interrupted)
 //   a rank's status, printed by the rank that failed (dist's QuietFailure)
 //
@@ -33,8 +34,9 @@ class Error : public std::runtime_error {
 };
 
 // A setting whose value cannot be used or does not fit the task or the other settings.
-// `setting` is its name, the same as flag and as config key ("seq"); the message is
-// written as the user gave it ("--seq 10 is shorter than ...").
+// `setting` is its name as a flag without "--" (for a run's settings also its config
+// key: "seq"; train's own flags such as "out" have none); the message is written as the
+// user gave it ("--seq 10 is shorter than ...").
 class SettingError : public Error {
  public:
   SettingError(std::string name, const std::string& message) : Error(message), setting(std::move(name)) {}

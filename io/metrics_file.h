@@ -29,7 +29,7 @@ struct RunMetrics {
 };
 
 // Reads `path`, a metrics.jsonl or a run folder holding one. Blank lines are skipped.
-// Throws std::runtime_error "PATH:LINE: what is wrong" for a line that is not a JSON
+// Throws FileError "PATH:LINE: what is wrong" for a line that is not a JSON
 // object or lacks a whole "step" >= 0 or a numeric "loss", and "PATH: ..." for a file
 // that cannot be read or holds no metrics.
 RunMetrics read_metrics(const std::string& path);

@@ -228,6 +228,7 @@ TensorFile parse_safetensors(const std::string& bytes, const std::string& path) 
     if (t.nbytes() > 0) std::memcpy(t.raw(), bytes.data() + data_start + b, t.nbytes());
   }
   verify_checksums(file, fail);
+  file.source = path;
   return file;
 }
 

@@ -35,7 +35,7 @@ constexpr const char* kChecksumsKey = "checksums";
 
 // Writes to PATH.tmp, flushes and fsyncs it, then renames it over PATH: a crash or a
 // full disk leaves the previous file intact. Adds the checksums to the metadata.
-// Throws std::runtime_error on failure.
+// Throws FileError on failure.
 void save_safetensors(const std::string& path, const TensorFile& file);
 // Reads and validates every offset, dtype and shape, and the checksums when the file
 // has them; throws CheckpointError naming the file and what is wrong.

@@ -40,7 +40,7 @@ struct ModelConfig {
   std::string gelu = "tanh";  // "tanh" or "erf"
   double ln_eps = 1e-5;
 
-  // Position encoding: one of position_encodings() below.
+  // Position encoding: one of position_encodings() above.
   std::string pe = "cope";
   std::optional<int64_t> npos;     // CoPE positions (>= 1); unset means seq + 1
   bool sep_key = false;    // CoPE gates from a separate key projection

@@ -36,18 +36,28 @@ cli      cli train plot config dist tasks optim nn io autograd tensor
 fuzz     config tasks io tensor
 TABLE
 bad=0
+known=" ${!allowed[*]} "
 for folder in "${!allowed[@]}"; do
   [ -d "$folder" ] || { echo "check_layering: no folder $folder/ (update scripts/check_layering.sh)"; bad=1; continue; }
+  # Every source file under the folder (subfolders too), every include of one of the
+  # project's folders, written "dir/x.h" or <dir/x.h>; a path with ".." is refused.
   while IFS= read -r hit; do
     file="${hit%%:*}" rest="${hit#*:}" line="${rest%%:*}"
-    target="$(sed -E 's/.*#include "([^/"]+)\/.*/\1/' <<<"$rest")"
-    [ "$target" = "$rest" ] && continue  # an include without a folder
-    if [[ " ${allowed[$folder]} " != *" $target "* ]]; then
+    path="$(sed -E 's/^[^#]*#[[:space:]]*include[[:space:]]*["<]([^">]*)[">].*/\1/' <<<"$rest")"
+    target="${path%%/*}"
+    [ "$target" = "$path" ] && continue  # no folder: a system header or one beside the file
+    [[ "$known" == *" $target "* ]] || continue  # <nlohmann/json.hpp>, <tbb/...>
+    if [[ "$path" == *..* ]]; then
+      echo "$file:$line: $folder/ includes $path (a path through ..)"
+      bad=1
+    elif [[ " ${allowed[$folder]} " != *" $target "* ]]; then
       echo "$file:$line: $folder/ includes $target/ (it may include: ${allowed[$folder]})"
       bad=1
     fi
-  done < <(grep -Hn '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$folder"/*.h "$folder"/*.cpp 2>/dev/null)
-  if [ "$folder" != cli ] && grep -Hn '#[[:space:]]*include[[:space:]]*<cxxopts' "$folder"/*.h "$folder"/*.cpp 2>/dev/null; then
+  done < <(find "$folder" -type f \( -name '*.h' -o -name '*.hpp' -o -name '*.inl' -o -name '*.cpp' \) -print0 |
+           xargs -0 -r grep -Hn '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]')
+  if [ "$folder" != cli ] && find "$folder" -type f \( -name '*.h' -o -name '*.hpp' -o -name '*.inl' -o -name '*.cpp' \) -print0 |
+       xargs -0 -r grep -Hn '#[[:space:]]*include[[:space:]]*<cxxopts'; then
     echo "  ^ cxxopts belongs to cli/ alone"
     bad=1
   fi

@@ -5,7 +5,7 @@
 # encoding, the model options, a resumed run, and 2 MPI ranks when mpirun is here) and
 # compares what they leave: the checkpoints byte for byte (cmp), config.json, and
 # metrics.jsonl without its timings (tokens_per_s), then what eval prints of each
-# best checkpoint; then what both say (message, exit status) to command lines that fail.
+# best checkpoint, what train printed, and (text) a sample; then what both say (message, exit status) to command lines that fail.
 # A refactoring that changes no arithmetic must leave every file equal.
 # Exit 0 when everything matches, 1 otherwise (each difference is named).
 set -uo pipefail
@@ -47,22 +47,26 @@ run_case() {  # run_case which binary name args...
   local dir="$work/$which/$name"
   rm -rf "$dir"
   if [ "$name" = resumed ]; then
-    "$bin" train --out "$dir" "$@" --stop-after 12 >/dev/null 2>&1 && "$bin" train --out "$dir" --resume >/dev/null 2>&1
+    "$bin" train --out "$dir" "$@" --stop-after 12 >/dev/null 2>&1 && "$bin" train --out "$dir" --resume >"$work/$which-$name.out" 2>/dev/null
   elif [ "$name" = mpi ]; then
-    mpirun --allow-run-as-root --oversubscribe -np 2 "$bin" train --out "$dir" "$@" >/dev/null 2>&1
+    mpirun --allow-run-as-root --oversubscribe -np 2 "$bin" train --out "$dir" "$@" >"$work/$which-$name.out" 2>/dev/null
   else
-    "$bin" train --out "$dir" "$@" >/dev/null 2>&1
+    "$bin" train --out "$dir" "$@" >"$work/$which-$name.out" 2>/dev/null
   fi || { echo "train failed: $which $name"; return 1; }
+  # what train printed (its final table; the progress lines on stderr carry timings)
+  grep -v -E 'tok/s|done in' "$work/$which-$name.out" >"$dir/train.out"
+  case "$name" in text-*) "$bin" sample --ckpt "$dir" --prompt "line 1" --tokens 40 --seed 3 >"$dir/sample.out" 2>&1 ;; esac
   "$bin" eval --ckpt "$dir" --json >"$dir/eval.out" 2>&1 || echo "eval failed: $which $name" >>"$dir/eval.out"
   grep -v '^$' "$dir/metrics.jsonl" | sed -E 's/"tokens_per_s":[^,}]*//' >"$dir/metrics.notime"
 }
 
 compare_case() {
   local name="$1" a="$work/old/$1" b="$work/new/$1" f
-  for f in last.safetensors best.safetensors config.json metrics.notime eval.out; do
+  for f in last.safetensors best.safetensors config.json metrics.notime eval.out train.out; do
     if [ ! -e "$a/$f" ] || [ ! -e "$b/$f" ]; then differ "$name/$f (missing)"
     elif ! cmp -s "$a/$f" "$b/$f"; then differ "$name/$f"; fi
   done
+  if [ -e "$a/sample.out" ] && ! cmp -s "$a/sample.out" "$b/sample.out"; then differ "$name/sample.out"; fi
 }
 
 names=("${!cases[@]}")

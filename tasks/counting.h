@@ -7,7 +7,7 @@
 namespace mc {
 
 // The official counting format: one JSON object per line with string fields context,
-// question and answer. Throws std::runtime_error "FILE:LINE: ..." on a bad line.
+// question and answer. Throws FileError "FILE:LINE: ..." on a bad line.
 struct CountingRecord {
   std::string context, question, answer;
   int64_t line = 0;  // where it was read, for messages

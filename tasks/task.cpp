@@ -32,6 +32,13 @@ std::string size_flags(const std::string& task) {
   return "--seq";
 }
 
+std::string size_setting(const std::string& task) {
+  if (task == "flipflop") return "length";
+  if (task == "selcopy") return "data-tokens";
+  if (task == "counting") return "max-steps";
+  return "seq";
+}
+
 std::unique_ptr<Task> make_task(const TaskOptions& opt) {
   if (opt.eval_size < 1) throw SettingError("eval-size", "--eval-size must be at least 1");
   if (opt.name == "flipflop") return make_flipflop(opt);

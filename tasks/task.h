@@ -87,11 +87,13 @@ class Task {
   std::vector<std::string> vocab_;
 };
 
-// The settings that make a task's sequences long ("--length" for flipflop), for messages.
+// The settings that make a task's sequences long ("--length" for flipflop), for messages,
+// and the first of them as a setting's name ("length").
 std::string size_flags(const std::string& task);
+std::string size_setting(const std::string& task);
 
-// Builds a task; throws std::invalid_argument (bad options) or std::runtime_error
-// (unreadable or malformed data files, naming the file and line).
+// Builds a task; throws SettingError (an option out of range, naming it) or FileError
+// (an unreadable or malformed data file, naming the file and line).
 std::unique_ptr<Task> make_task(const TaskOptions& opt);
 
 // Inputs, targets and mask for a batch, padded on the right with token 0 (unscored).

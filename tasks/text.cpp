@@ -18,8 +18,9 @@ namespace mc {
 
 namespace {
 
-std::string read_text(const std::string& path, const char* what) {
-  if (path.empty()) throw SettingError(what + 2, std::string("the text task needs ") + what + " FILE");
+// The text of --data or --val (`setting`: "data" or "val").
+std::string read_text(const std::string& path, const std::string& setting) {
+  if (path.empty()) throw SettingError(setting, "the text task needs --" + setting + " FILE");
   std::string text = read_whole_file(path, "a text file");
   if (text.empty()) throw FileError(path, path + ": is empty");
   return text;
@@ -30,9 +31,9 @@ class TextTask : public Task {
   explicit TextTask(const TaskOptions& o) : opt_(o) {
     name_ = "text";
     if (o.context < 1) throw SettingError("seq", "text: the context must be at least 1 token");
-    std::string train = read_text(o.data, "--data");
+    std::string train = read_text(o.data, "data");
     std::string held;
-    if (!o.val.empty()) held = read_text(o.val, "--val");
+    if (!o.val.empty()) held = read_text(o.val, "val");
     if (o.tokenizer != "byte")  // char and word tokens are for text; a NUL byte says the file is not
       for (const auto& [name, text] : {std::pair{&o.data, &train}, std::pair{&o.val, &held}})
         if (const size_t at = text->find('\0'); at != std::string::npos)

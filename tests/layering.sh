@@ -30,9 +30,14 @@ expect_refused "nn including config" nn/module.cpp '#include "config/run_config.
 expect_refused "train including cli" train/trainer.cpp '#include "cli/cli.h"'
 expect_refused "cxxopts in config" config/run_config.cpp '#include <cxxopts.hpp>'
 expect_refused "a fuzz target including train" fuzz/fuzz_config.cpp '#include "train/trainer.h"'
+expect_refused "nn including io in angle brackets" nn/attention_rows.h '#include <io/strings.h>'
+expect_refused "a path through .." autograd/var.h '#include "autograd/../train/trainer.h"'
+copy
+mkdir -p "$tmp/tree/tasks/more" && echo '#include "cli/cli.h"' >"$tmp/tree/tasks/more/deep.h"
+bash "$check" "$tmp/tree" >/dev/null 2>&1 && { echo "FAIL: an upward include in a subfolder passed"; fail=1; }
 copy
 mkdir -p "$tmp/tree/extra" && echo 'int x;' >"$tmp/tree/extra/x.cpp"
 bash "$check" "$tmp/tree" >/dev/null 2>&1 && { echo "FAIL: a folder with no place in the layering passed"; fail=1; }
 
-[ $fail = 0 ] && echo "layering: the tree passes; 7 planted mistakes are refused"
+[ $fail = 0 ] && echo "layering: the tree passes; 10 planted mistakes are refused"
 exit $fail

@@ -31,7 +31,7 @@ MemoryEstimate estimate_training_memory(const RunConfig& cfg, const Task& task);
 // cgroup's limit less its usage when that is lower; 0 when neither can be read.
 double available_memory();
 
-// Throws std::invalid_argument naming the largest part and its settings when the
+// Throws SettingError naming the largest part and its settings when the
 // estimate `e` of `cfg` exceeds the available memory ("... or pass --memory-check=false"), shared
 // among `ranks_here` processes of one run on this machine (each holds a whole model).
 void check_training_memory(const MemoryEstimate& e, const RunConfig& cfg, int ranks_here = 1);

@@ -27,7 +27,7 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
 };
 
-// While one is alive, SIGINT and SIGTERM set a flag (stop_signal()) instead of ending
+// While one is alive, SIGINT and SIGTERM set a flag (caught()) instead of ending
 // the program; the loop saves a checkpoint after the step it is in and stops. The
 // handlers reset themselves, so a second signal ends the program at once (the
 // checkpoint on disk is whole either way: saves are atomic).

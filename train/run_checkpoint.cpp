@@ -157,10 +157,20 @@ TensorFile check_run_file(TensorFile f, const std::string& path) {
 }
 
 // The stored configuration, with its vocabulary (kept apart in the metadata).
-RunConfig stored_config(const TensorFile& f, const std::string& path) {
+RunConfig stored_config(const TensorFile& f, const std::string& path, bool with_vocab) {
   RunConfig cfg = config_of(f, path);
-  restore_vocab(cfg, f, path);
+  if (with_vocab) restore_vocab(cfg, f, path);
   return cfg;
+}
+
+std::unique_ptr<Task> stored_task(const RunConfig& cfg, const std::string& file) {
+  try {
+    return make_task(cfg.task);  // may throw for missing data files: the caller reports them
+  } catch (const SettingError& e) {  // a stored task option out of range
+    throw CheckpointError(file, e.what());
+  } catch (const std::invalid_argument& e) {  // a stored vocabulary the tokenizer refuses
+    throw CheckpointError(file, file + ": the stored vocabulary is unusable (" + e.what() + ")");
+  }
 }
 
 
@@ -221,13 +231,7 @@ LoadedRun run_from_file(TensorFile f, const std::string& file, int64_t seq, bool
       throw CheckpointError(file, file + ": the stored vocabulary is unusable (" + e.what() + ")");
     }
   }
-  if (with_task) {
-    try {
-      r.task = make_task(r.cfg.task);  // may throw for missing data files: the caller reports them
-    } catch (const SettingError& e) {  // a stored task option out of range: the file is at fault
-      throw CheckpointError(file, e.what());
-    }
-  }
+  if (with_task) r.task = stored_task(r.cfg, file);
   if (r.task && int64_t(r.task->vocab().size()) != r.cfg.model.vocab)
     throw CheckpointError(file, file + ": the stored vocabulary has " + std::to_string(r.cfg.model.vocab) + " tokens, the task " +
                           std::to_string(r.task->vocab().size()));

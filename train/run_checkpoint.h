@@ -35,8 +35,13 @@ void save_run(const std::string& path, const RunConfig& cfg, const Task& task, T
 // CheckpointError naming `path`.
 TensorFile check_run_file(TensorFile f, const std::string& path);
 
-// The stored configuration, with the task's vocabulary restored from the metadata.
-RunConfig stored_config(const TensorFile& f, const std::string& path);
+// The stored configuration, with the task's vocabulary restored from the metadata
+// (with_vocab), which is kept apart in it.
+RunConfig stored_config(const TensorFile& f, const std::string& path, bool with_vocab = true);
+
+// The task of a stored configuration; a stored option or vocabulary it refuses is the
+// file's fault: CheckpointError naming `file`.
+std::unique_ptr<Task> stored_task(const RunConfig& cfg, const std::string& file);
 
 // Puts the stored weights, AdamW's moments and step, the state and both generators of
 // a checkpoint into a model and optimizer built from its configuration.

@@ -17,7 +17,6 @@ RunFolder::~RunFolder() {
 }
 
 void RunFolder::check() {
-  if (out_.empty()) throw SettingError("out", "--out DIR is required");
   std::error_code ec;
   const fs::file_status st = fs::status(dir_, ec);
   if (ec && ec != std::errc::no_such_file_or_directory)

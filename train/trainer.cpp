@@ -44,8 +44,8 @@ void resolve(RunConfig& cfg, const Task& task) {
   } catch (const ConfigError& e) {
     throw setting_error(e);
   }
-  if (const std::string flags = size_flags(task.name()); task.context() > kMaxContext)  // "--length", "--a or --b"
-    throw SettingError(flags.substr(2, flags.find(' ') - 2),
+  if (task.context() > kMaxContext)
+    throw SettingError(size_setting(task.name()),
                        task.name() + ": sequences of " + std::to_string(task.context() + 1) +
                            " tokens are longer than minicope takes (" + std::to_string(kMaxContext) +
                            " tokens of context; lower " + size_flags(task.name()) + ")");
@@ -125,7 +125,7 @@ std::string sync_summary(const GradSync& sync, double seconds) {
 // A resumed run keeps its configuration; only the length of the run and its logging
 // may change. `cfg` (what was asked) becomes the stored configuration.
 void keep_stored_config(RunConfig& cfg, const TensorFile& resumed, const std::string& path, const std::set<std::string>& given) {
-  const RunConfig stored = stored_config(resumed, path);
+  const RunConfig stored = stored_config(resumed, path, /*with_vocab=*/false);
   const nlohmann::json want = to_json(cfg), have = to_json(stored);
   static const std::set<std::string> kFree = {"steps", "eval-every", "log-every"};
   for (const std::string& name : given)
@@ -134,7 +134,7 @@ void keep_stored_config(RunConfig& cfg, const TensorFile& resumed, const std::st
                                    have[name].dump() + " (a resumed run keeps its configuration; only --steps, "
                                    "--eval-every and --log-every may change)");
   const RunConfig asked = cfg;
-  cfg = stored;
+  cfg = stored_config(resumed, path);  // now with its vocabulary
   if (given.count("steps")) cfg.steps = asked.steps;
   if (given.count("eval-every")) cfg.eval_every = asked.eval_every;
   if (given.count("log-every")) cfg.log_every = asked.log_every;
@@ -211,13 +211,16 @@ class Run {
 
   // 4. The loop. Returns false when it stopped early (--stop-after).
   bool loop() {
-    signals_.emplace();  // held to the end of the run, as a signal is then ignored
+    // Held to the end of train(): a first SIGINT during the final evaluation is caught
+    // and ignored (the run is over and saved), a second one ends the program.
+    signals_.emplace();
     comm_.watch_stop_flag(StopSignals::flag());  // a signal while waiting for the others: see watch_stop_flag
     grad_sync_ = std::make_unique<GradSync>(comm_, model_->named_parameters(), opt_.bucket_bytes, opt_.overlap);
     try {
       while (st_.step < cfg_.steps) {
-        const StepResult r = step();
+        StepResult r = step();
         log(r);
+        if (!comm_.distributed()) r.stop_signal = StopSignals::caught();  // one rank: a signal during the step counts now
         const bool stopping = opt_.stop_after > 0 && st_.step - first_ >= opt_.stop_after;
         if (st_.step % cfg_.eval_every == 0 || st_.step == cfg_.steps) evaluate_and_save();
         else if (stopping || r.stop_signal) save_last();
@@ -255,7 +258,7 @@ class Run {
     if (cfg_.batch < comm_.size())
       throw SettingError("batch", "--batch " + std::to_string(cfg_.batch) + " is smaller than the " +
                                       std::to_string(comm_.size()) + " ranks (each rank takes a share of every batch)");
-    task_ = make_task(cfg_.task);
+    task_ = opt_.resume ? stored_task(cfg_, last_path_) : make_task(cfg_.task);
     resolve(cfg_, *task_);
     cfg_.task.vocab.clear();  // stored in the checkpoint's metadata, not in its configuration
     // before the model and the sets are allocated; the ranks on this machine share it
@@ -295,7 +298,6 @@ class Run {
     ++st_.step;
     mid_step_ = false;
     tokens_ += prediction_count(examples);
-    if (!comm_.distributed()) r.stop_signal = StopSignals::caught();  // one rank: a signal during the step counts now
     return r;
   }
 
@@ -399,7 +401,7 @@ class Run {
   // finished step (weights and moments change only in adam.step), once the generators
   // are put back to where that step left them. It saves it, and says so, before it stops.
   [[noreturn]] void save_after_lost_rank(const RankLost& e) {
-    if (!root_) throw e;
+    if (!root_) throw;  // (called from the handler: rethrows e)
     if (mid_step_) st_.data_rng = data_rng_before_, model_->dropout_rng = dropout_rng_before_;
     std::string saved;
     if (st_.step > saved_step_) {
