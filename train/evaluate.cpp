@@ -7,13 +7,10 @@
 #include <ostream>
 
 #include "autograd/var.h"
+#include "train/data_parallel.h"
 
 namespace mc {
 
-std::pair<int64_t, int64_t> shard(int64_t n, const Comm& comm) {
-  const int64_t r = comm.rank(), p = comm.size();
-  return {n * r / p, n * (r + 1) / p};
-}
 
 double EvalMetrics::ppl() const { return std::exp(loss); }
 double EvalMetrics::bits() const { return loss / std::log(2.0); }

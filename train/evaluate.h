@@ -27,9 +27,6 @@ struct EvalMetrics {
 EvalMetrics evaluate(Transformer& model, const std::string& split, const std::vector<Example>& set, int64_t batch,
                      Comm* comm = nullptr);
 
-// The share [lo, hi) of n items that this rank takes: contiguous, sizes differing by at most one.
-std::pair<int64_t, int64_t> shard(int64_t n, const Comm& comm);
-
 // One evaluation as a line of metrics.jsonl (docs/checkpoint.md lists its fields).
 std::string metrics_line(const Task& task, const EvalMetrics& m, int64_t step);
 

@@ -22,6 +22,7 @@
 #include "dist/ranks.h"
 #include "io/files.h"
 #include "io/hash.h"
+#include "train/data_parallel.h"
 #include "train/memory.h"
 #include "train/progress.h"
 #include "train/run_checkpoint.h"
@@ -72,54 +73,11 @@ std::string first_non_finite(const Module& model, bool grads) {
   return "";
 }
 
-// Scored predictions (the loss's denominator) and all predictions of some examples.
-int64_t scored_count(std::span<const Example> xs) {
-  int64_t n = 0;
-  for (const Example& x : xs)
-    for (uint8_t s : x.scored) n += s != 0;
-  return n;
-}
+// All predictions of some examples (the tokens a step trains on).
 int64_t prediction_count(std::span<const Example> xs) {
   int64_t n = 0;
   for (const Example& x : xs) n += int64_t(x.scored.size());
   return n;
-}
-
-// Checks that every rank holds the same weights (a hash of their bytes), which the
-// summed gradients guarantee; a difference is a bug, reported instead of trained on.
-void check_same_weights(Comm& comm, const Module& model, const std::string& when) {
-  if (!comm.distributed()) return;
-  uint64_t h = fnv1a64(nullptr, 0);
-  for (const auto& [name, p] : model.named_parameters()) h = fnv1a64(p.value().raw(), p.value().nbytes(), h);
-  // Each rank's hash as two exact 32-bit halves in its own slots of a summed vector.
-  std::vector<double> all(2 * size_t(comm.size()), 0.0);
-  all[2 * size_t(comm.rank())] = double(h >> 32);
-  all[2 * size_t(comm.rank()) + 1] = double(h & 0xffffffffULL);
-  comm.sum(all.data(), int64_t(all.size()), "comparing the weights after " + when);
-  for (int r = 1; r < comm.size(); ++r)
-    if (all[2 * size_t(r)] != all[0] || all[2 * size_t(r) + 1] != all[1]) {
-      comm.mark_failure_agreed();
-      throw std::runtime_error("after " + when + ": the weights of rank " + std::to_string(r) +
-                               " differ from rank 0's (a bug in the gradient sum; please report it)");
-    }
-}
-
-// The bytes of rank 0's file `path` (a checkpoint in its run folder), on every rank.
-// A failure to read it is agreed: rank 0 reports it, every rank stops.
-std::string read_on_rank0(Comm& comm, const std::string& path) {
-  std::string bytes;
-  on_every_rank(comm, [&] {
-    if (comm.rank() == 0) bytes = read_whole_file<CheckpointError>(path, "a .safetensors file");
-  });
-  return comm.broadcast(std::move(bytes), 0, "sending " + path + " from rank 0");
-}
-
-// "gradient sums: 4 buckets, 1.2 s waiting (3% of the run)".
-std::string sync_summary(const GradSync& sync, double seconds) {
-  char b[128];
-  std::snprintf(b, sizeof b, "gradient sums: %zu bucket%s, %.1f s waiting (%.1f%% of the run)", sync.buckets(),
-                sync.buckets() == 1 ? "" : "s", sync.wait_seconds(), 100.0 * sync.wait_seconds() / std::max(1e-9, seconds));
-  return b;
 }
 
 // A resumed run keeps its configuration; only the length of the run and its logging
@@ -310,9 +268,7 @@ class Run {
       r.loss = loss.item();
       return r;
     }
-    const int64_t scored_all = scored_count(all);
-    const double share = scored_all ? double(scored_count(mine)) / double(scored_all) : 0.0;
-    loss = loss * share;
+    loss = loss * loss_share(all, mine);
     const int sig = StopSignals::caught();
     double control[3] = {loss.item(), sig == SIGINT ? 1.0 : 0.0, sig == SIGTERM ? 1.0 : 0.0};
     comm_.sum(control, 3, "summing the loss of " + step_name);
