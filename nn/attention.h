@@ -2,8 +2,10 @@
 // three forms that compute the same function:
 //
 //   attention_fused     one autograd node: a hand-written kernel and backward pass,
-//                       parallel over (batch, head), BLAS for q·k, q·e, a·v, only the
-//                       causal half computed. This is the one that trains.
+//                       parallel over (batch, head), in blocks of query rows with BLAS
+//                       for q·k, q·e, a·v, only the causal half computed, in memory
+//                       linear in the context (the backward pass recomputes the rows
+//                       from the saved softmax statistics). This is the one that trains.
 //   attention_cached    the fused kernel's forward for the newest queries against a
 //                       key/value cache (decoding; no gradients).
 //   attention_composed  the same formula written with primitive autograd ops
@@ -47,6 +49,12 @@ struct AttentionInputs {
   Var gate_k;   // [B,T,C], the separate gate keys (gates == sep_key)
   Var e;        // [D, npos], CoPE position embeddings (cope)
   Var r;        // [D, nrel], relative position embeddings (rel)
+  // [B,L] i64, or undefined (each row one sequence): starts[b,t] is the index in row b of
+  // the first token of the example holding token t — a packed row holds several
+  // examples. 0 <= starts[b,t] <= t, and it only steps: starts[b,t] is starts[b,t-1]
+  // or t. Query t sees keys starts[b,t]..t: no score, gate or position crosses an
+  // example, and rope rotates by the position in the example, t - starts[b,t].
+  Tensor starts = {};
 };
 
 // What a caller may ask to see (plots, tests): both [B,H,T,T], zero above the diagonal.
@@ -72,6 +80,8 @@ Tensor attention_cached(const Tensor& q, const Tensor& k, const Tensor& v, const
 
 // Checks shapes and options; throws ShapeError naming what does not fit.
 void check_attention(const AttentionInputs& in, const AttentionSpec& spec);
+// Checks that starts is a [B,L] i64 table of example starts (AttentionInputs::starts).
+void check_starts(const Tensor& starts, int64_t B, int64_t L);
 
 // Rotary angles: position t, pair d (of D/2): theta = t * base^(-2d/D).
 // x'[d] = x[d] cos - x[d+D/2] sin;  x'[d+D/2] = x[d] sin + x[d+D/2] cos.

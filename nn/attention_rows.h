@@ -187,15 +187,31 @@ void logits_row(const T* s, const T* pe, int64_t n, T c, bool nodiv, T* out) {
   }
 }
 
-// step "softmax", in place over row [n]: exp(x - max) / sum.
+// What step "softmax" leaves of a row for the backward pass: its largest logit and the
+// sum of exp(logit - max).
 template <class T>
-void softmax_row(T* row, int64_t n) {
+struct RowStats {
+  T max, sum;
+};
+
+// step "softmax", in place over row [n]: exp(x - max) / sum; returns the row's stats.
+template <class T>
+RowStats<T> softmax_row(T* row, int64_t n) {
   T m = row[0];
   for (int64_t j = 1; j < n; ++j) m = std::max(m, row[j]);
   T sum = 0;
   for (int64_t j = 0; j < n; ++j) row[j] = exp_of(row[j] - m);
   for (int64_t j = 0; j < n; ++j) sum += row[j];
   for (int64_t j = 0; j < n; ++j) row[j] /= sum;
+  return {m, sum};
+}
+
+// step "softmax" again from the stats it returned: the same operations on the same
+// logits, so the same bits, without the two reductions.
+template <class T>
+void softmax_row_replay(T* row, int64_t n, RowStats<T> st) {
+  for (int64_t j = 0; j < n; ++j) row[j] = exp_of(row[j] - st.max);
+  for (int64_t j = 0; j < n; ++j) row[j] /= st.sum;
 }
 
 // differentiates softmax_row: d [n] from da to dlogit, in place, with a [n] its output:

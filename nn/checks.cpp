@@ -10,15 +10,16 @@ namespace mc {
 
 AttentionInputs AttentionCase::as_inputs(const std::vector<Var>& v) const {
   auto pick = [&](int i) { return i >= 0 ? v.at(size_t(i)) : Var(); };
-  return AttentionInputs{v.at(0), v.at(1), v.at(2), pick(gate_k), pick(e), pick(r)};
+  return AttentionInputs{v.at(0), v.at(1), v.at(2), pick(gate_k), pick(e), pick(r), starts};
 }
 
 AttentionCase make_attention_case(const AttentionSpec& spec, int64_t B, int64_t L, int64_t D, uint64_t seed,
-                                  double margin, bool allow_clamp) {
+                                  double margin, bool allow_clamp, const Tensor& starts) {
   const int64_t C = spec.heads * D;
   for (uint64_t attempt = 0;; ++attempt) {
     Generator g(seed + attempt * 7919);
     AttentionCase c;
+    c.starts = starts;
     for (int i = 0; i < 3; ++i) c.tensors.push_back(Tensor::normal({B, L, C}, 0.0, 1.0, g, DType::f64));
     if (spec.cope && spec.gates == GateSource::sep_key) {
       c.gate_k = int(c.tensors.size());
@@ -44,7 +45,7 @@ AttentionCase make_attention_case(const AttentionSpec& spec, int64_t B, int64_t 
     bool ok = true;
     for (int64_t n = 0; n < B * spec.heads && ok; ++n)
       for (int64_t i = 0; i < L && ok; ++i)
-        for (int64_t j = 0; j <= i && ok; ++j) {
+        for (int64_t j = starts.defined() ? starts.data<int64_t>()[(n / spec.heads) * L + i] : 0; j <= i && ok; ++j) {
           const double x = p[size_t((n * L + i) * L + j)];
           const bool clamped = x >= double(spec.npos - 1);
           if (clamped && allow_clamp) continue;
@@ -137,13 +138,16 @@ void register_nn_checks() {
     AttentionSpec small_npos = kernel_cases[3].spec;  // cope with npos below the context (clamping)
     small_npos.npos = 3;
     kernel_cases.push_back({"cope,npos=3", small_npos});
-    for (const AttentionVariant& a : kernel_cases) {
-      add_op_check({"attention", "attention[" + a.name + "]", [a] {
-                      const AttentionCase c = make_attention_case(a.spec, 2, 5, 4, 1234);
-                      return gradcheck([a, c](const std::vector<Var>& v) { return attention_fused(c.as_inputs(v), a.spec); },
-                                       c.tensors);
-                    }});
-    }
+    // Packed rows: row 0 holds examples of 2 and 3 tokens, row 1 of 1, 3 and 1.
+    const Tensor packed = Tensor::indices({0, 0, 2, 2, 2, 0, 1, 1, 1, 4}, {2, 5});
+    for (const AttentionVariant& a : kernel_cases)
+      for (const bool pack : {false, true}) {
+        add_op_check({"attention", "attention[" + a.name + (pack ? ",packed" : "") + "]", [a, pack, packed] {
+                        const AttentionCase c = make_attention_case(a.spec, 2, 5, 4, 1234, 1e-3, false, pack ? packed : Tensor());
+                        return gradcheck(
+                            [a, c](const std::vector<Var>& v) { return attention_fused(c.as_inputs(v), a.spec); }, c.tensors);
+                      }});
+      }
     for (const auto& [name, cfg] : model_variants())
       add_op_check({"transformer", "transformer[" + name + "]", [cfg = cfg] { return check_model(cfg); }});
   });

@@ -45,10 +45,11 @@ double scaled_diff(const Tensor& a, const Tensor& b) {
 
 TEST_CASE("fused and composed attention agree: outputs and every gradient") {
   struct Size { int64_t B, H, L, D, npos; };
-  const Size sizes[] = {{2, 2, 5, 4, 6}, {1, 1, 1, 2, 2}, {2, 3, 7, 4, 3}, {1, 2, 70, 4, 71}, {3, 1, 9, 6, 4}};
+  const Size sizes[] = {{2, 2, 5, 4, 6}, {1, 1, 1, 2, 2}, {2, 3, 7, 4, 3}, {1, 2, 70, 4, 71}, {3, 1, 9, 6, 4},
+                        {1, 1, 150, 4, 40}};  // three blocks of query rows, positions clamped
   for (const Size& z : sizes)
     for (const Variant& v : variants(z.H, z.npos)) {
-      const AttentionCase c = make_attention_case(v.spec, z.B, z.L, z.D, 7);
+      const AttentionCase c = make_attention_case(v.spec, z.B, z.L, z.D, 7, 0.0, true);
       for (DType dt : {DType::f64, DType::f32}) {
         const auto fused = run(true, c, v.spec, dt), composed = run(false, c, v.spec, dt);
         REQUIRE(fused.size() == composed.size());
@@ -59,6 +60,70 @@ TEST_CASE("fused and composed attention agree: outputs and every gradient") {
         }
       }
     }
+}
+
+TEST_CASE("a packed row computes what its examples compute alone, under every encoding and option") {
+  // One row of 150 tokens: examples of 70, 53 and 19 tokens (the first and second cross
+  // the kernel's 64-row blocks), then 8 tokens of padding, an example of its own. npos 30
+  // clamps the long examples' positions.
+  const std::vector<int64_t> lengths{70, 53, 19, 8};
+  const int64_t L = 150, D = 4;
+  std::vector<int64_t> st;
+  for (int64_t n : lengths)
+    for (int64_t t = 0; t < n; ++t) st.push_back(int64_t(st.size()) - t);
+  const Tensor starts = Tensor::indices(st, {1, L});
+  for (const Variant& v : variants(2, 30)) {
+    const AttentionCase packed = make_attention_case(v.spec, 1, L, D, 5, 0.0, true, starts);
+    const auto whole = run(true, packed, v.spec, DType::f64);  // y, then the gradient of each input
+    int64_t at = 0;
+    std::vector<Tensor> shared_sum(whole.size());  // e and r: the examples' gradients add up
+    for (int64_t n : lengths) {
+      AttentionCase alone = packed;
+      alone.starts = Tensor();
+      for (int i = 0; i < 3 || i == alone.gate_k; ++i)
+        alone.tensors[size_t(i)] = slice(Var(packed.tensors[size_t(i)]), 1, at, at + n).value();
+      // sum(y * R) with R the packed run's weights on these rows
+      std::vector<Var> vars;
+      for (const Tensor& t : alone.tensors) vars.emplace_back(t, true);
+      Var y = attention_fused(alone.as_inputs(vars), v.spec);
+      Generator g(99);
+      const Tensor R = slice(Var(Tensor::normal(whole[0].shape(), 0, 1, g, DType::f64)), 1, at, at + n).value();
+      sum(mul(y, Var(R))).backward();
+      INFO(v.name << ", the example at " << at << " of " << n << " tokens");
+      CHECK(scaled_diff(slice(Var(whole[0]), 1, at, at + n).value(), y.value()) < 1e-12);
+      for (size_t i = 0; i < vars.size(); ++i) {
+        if (int(i) < 3 || int(i) == alone.gate_k) {
+          CHECK(scaled_diff(slice(Var(whole[i + 1]), 1, at, at + n).value(), vars[i].grad()) < 1e-12);
+        } else {
+          shared_sum[i + 1] = shared_sum[i + 1].defined() ? add(Var(shared_sum[i + 1]), Var(vars[i].grad())).value()
+                                                          : vars[i].grad();
+        }
+      }
+      at += n;
+    }
+    for (size_t i = 1; i < whole.size(); ++i)
+      if (shared_sum[i].defined()) {
+        INFO(v.name << ": the gradient of the shared table " << i - 1);
+        CHECK(scaled_diff(whole[i], shared_sum[i]) < 1e-12);
+      }
+  }
+}
+
+TEST_CASE("attention refuses starts that do not describe packed examples") {
+  const AttentionSpec spec = variants(1, 4)[3].spec;  // cope
+  const AttentionCase c = make_attention_case(spec, 1, 4, 2, 3);
+  std::vector<Var> vars;
+  for (const Tensor& t : c.tensors) vars.emplace_back(t);
+  auto with = [&](const Tensor& starts) {
+    AttentionInputs in = c.as_inputs(vars);
+    in.starts = starts;
+    return in;
+  };
+  CHECK_NOTHROW(attention_fused(with(Tensor::indices({0, 0, 2, 3}, {1, 4})), spec));
+  CHECK_THROWS_AS(attention_fused(with(Tensor::indices({0, 0, 1, 1}, {1, 4})), spec), ShapeError);  // 1 is neither 2 nor 0
+  CHECK_THROWS_AS(attention_fused(with(Tensor::indices({1, 1, 2, 3}, {1, 4})), spec), ShapeError);  // past its token
+  CHECK_THROWS_AS(attention_fused(with(Tensor::indices({0, 0, 2}, {1, 3})), spec), ShapeError);     // wrong shape
+  CHECK_THROWS_AS(attention_fused(with(Tensor::zeros({1, 4})), spec), ShapeError);                   // not i64
 }
 
 TEST_CASE("gradcheck: the fused kernel under every encoding and option, several sizes") {
