@@ -1,5 +1,7 @@
 // cmd_bench.cpp — `minicope bench`: times whole training steps (forward, backward,
-// clipping, AdamW) of a model on random tokens. docs/benchmarks.md gives the FLOP count.
+// clipping, AdamW) of a model on random tokens, or (--task counting) on real Counting
+// programs, packed or padded, against fixed-length batches of their mean length.
+// docs/benchmarks.md gives the FLOP count.
 #include <algorithm>
 #include <chrono>
 #include <cxxopts.hpp>
@@ -13,6 +15,7 @@
 #include "cli/commands.h"
 #include "optim/optim.h"
 #include "config/run_config.h"
+#include "tasks/task.h"
 
 namespace mc {
 
@@ -59,7 +62,8 @@ void bench_gemm(const cxxopts::ParseResult& r, std::ostream& out) {
 
 // The model of --pe, --layers, ... (the G1 configuration of docs/benchmarks.md by
 // default); not yet validated.
-ModelConfig bench_model(const cxxopts::ParseResult& r) {
+// seq_from_task: --seq 0 means the task's context, set by the caller.
+ModelConfig bench_model(const cxxopts::ParseResult& r, bool seq_from_task = false) {
   RunConfig cfg;
   cfg.model.layers = 4;
   cfg.model.dim = 256;
@@ -72,25 +76,32 @@ ModelConfig bench_model(const cxxopts::ParseResult& r) {
     }
   ModelConfig m = cfg.model;
   m.vocab = r.count("vocab") ? flag_int(r, "vocab", 1, 1 << 24) : 65;
-  if (m.seq < 1) throw UsageError("--seq must be at least 1");
+  if (m.seq < 1 && !seq_from_task) throw UsageError("--seq must be at least 1");
 
   return m;
 }
 
-// Milliseconds of each of `steps` training steps (after `warm` untimed ones) on random
-// tokens: forward, backward, clipping, AdamW.
-std::vector<double> time_steps(const ModelConfig& m, int64_t B, int64_t warm, int64_t steps, int64_t& parameters) {
+// Random tokens: B rows of L, every prediction counted (no mask).
+TokenBatch random_batch(const ModelConfig& m, int64_t B, int64_t L) {
+  Generator g(2);
+  std::vector<int64_t> ids(size_t(B * L)), next(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(g.below(uint64_t(m.vocab))), next[i] = int64_t(g.below(uint64_t(m.vocab)));
+  return {Tensor::indices(ids, {B, L}), Tensor::indices(next, {B, L})};
+}
+
+// Milliseconds of each of `steps` training steps (after `warm` untimed ones), step s on
+// batches[s % size] (packed ones with their starts): forward, backward, clipping, AdamW.
+std::vector<double> time_steps(const ModelConfig& m, const std::vector<TokenBatch>& batches, int64_t warm, int64_t steps,
+                               int64_t& parameters) {
   Transformer model(m, 1);
   AdamW adam(model.named_parameters(), model.decay_flags(), OptimConfig{});
-  Generator g(2);
-  std::vector<int64_t> ids(size_t(B * m.seq)), next(ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(g.below(uint64_t(m.vocab))), next[i] = int64_t(g.below(uint64_t(m.vocab)));
-  const Tensor inputs = Tensor::indices(ids, {B, m.seq}), targets = Tensor::indices(next, {B, m.seq});
   std::vector<double> ms;
   for (int64_t s = 0; s < warm + steps; ++s) {
+    const TokenBatch& b = batches[size_t(s) % batches.size()];
     const auto t0 = std::chrono::steady_clock::now();
     model.zero_grad();
-    Var loss = cross_entropy(model.forward(inputs), targets);
+    const Var logits = model.forward(b.inputs, b.starts);
+    Var loss = b.mask.defined() ? cross_entropy(logits, b.targets, b.mask) : cross_entropy(logits, b.targets);
     loss.backward();
     adam.clip_gradients();
     adam.step(1e-4);
@@ -101,17 +112,26 @@ std::vector<double> time_steps(const ModelConfig& m, int64_t B, int64_t warm, in
   return ms;
 }
 
+double median_of(std::vector<double> xs) {
+  std::sort(xs.begin(), xs.end());
+  return xs.size() % 2 ? xs[xs.size() / 2] : (xs[xs.size() / 2 - 1] + xs[xs.size() / 2]) / 2;
+}
+
+double peak_rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_maxrss) / 1024.0;
+}
+
 // The median step, tokens/s, GFLOP/s and the peak memory, as a line or as JSON.
 void report_steps(std::ostream& out, const ModelConfig& m, int64_t B, int64_t steps, std::vector<double> ms,
                   int64_t parameters, bool json) {
   std::sort(ms.begin(), ms.end());
-  const double median = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
+  const double median = median_of(ms);
   const double tokens = double(B * m.seq);
   const double tps = tokens / (median / 1000);
   const double gflops = step_flops_per_token(m) * tokens / (median / 1000) / 1e9;
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  const double peak_mb = double(ru.ru_maxrss) / 1024.0;
+  const double peak_mb = peak_rss_mb();
   if (json) {
     out << nlohmann::json{{"pe", m.pe}, {"layers", m.layers}, {"dim", m.dim}, {"heads", m.heads}, {"seq", m.seq},
                           {"batch", B}, {"vocab", m.vocab}, {"steps", steps}, {"ms_per_step", median},
@@ -129,6 +149,89 @@ void report_steps(std::ostream& out, const ModelConfig& m, int64_t B, int64_t st
   }
 }
 
+// --task counting: batches of real Counting programs, packed into rows of the model's
+// context (--packed false: padded to their longest), timed like the random batches;
+// then the same model on fixed-length batches of the programs' mean length.
+struct CountingBench {
+  std::vector<TokenBatch> batches;  // the ones timed (packed or padded)
+  double padded_padding = 0, packed_padding = 0;  // fractions of all the batches' slots
+  int64_t real_tokens = 0, examples = 0, longest = 0;
+  double mean_length() const { return double(real_tokens) / double(std::max<int64_t>(1, examples)); }
+};
+
+CountingBench counting_batches(const Task& task, int64_t B, int64_t count, int64_t row_length, bool packed) {
+  CountingBench c;
+  Generator g(2);
+  int64_t padded_slots = 0, packed_slots = 0;
+  for (int64_t n = 0; n < count; ++n) {
+    std::vector<Example> xs;
+    for (int64_t i = 0; i < B; ++i) xs.push_back(task.sample(g));
+    TokenBatch padded = make_batch(xs), rows = pack_batch(xs, row_length);
+    c.real_tokens += rows.real_tokens(), c.examples += B, c.longest = std::max(c.longest, padded.inputs.size(1));
+    padded_slots += padded.inputs.numel(), packed_slots += rows.inputs.numel();
+    c.batches.push_back(packed ? std::move(rows) : std::move(padded));
+  }
+  c.padded_padding = 1.0 - double(c.real_tokens) / double(padded_slots);
+  c.packed_padding = 1.0 - double(c.real_tokens) / double(packed_slots);
+  return c;
+}
+
+void bench_counting(const cxxopts::ParseResult& r, ModelConfig m, int64_t B, int64_t warm, int64_t steps, std::ostream& out) {
+  TaskOptions o;
+  o.name = "counting";
+  if (r.count("max-steps")) o.max_steps = flag_int(r, "max-steps", 3, 1 << 16);
+  if (r.count("vars")) o.vars = flag_int(r, "vars", 1, 26);
+  const std::unique_ptr<Task> task = make_task(o);
+  m.vocab = int64_t(task->vocab().size());
+  if (!r.count("seq") || m.seq == 0) m.seq = task->context();
+  if (m.seq < task->context())
+    throw UsageError("--seq " + std::to_string(m.seq) + " is shorter than the longest Counting program of --max-steps " +
+                     std::to_string(o.max_steps) + " (" + std::to_string(task->context()) + " inputs)");
+  try {
+    m.validate();
+  } catch (const ConfigError& e) {
+    throw setting_error(e);
+  }
+  const bool packed = r.count("packed") ? flag_bool(r, "packed") : true;
+  const CountingBench c = counting_batches(*task, B, warm + steps, m.seq, packed);
+  int64_t parameters = 0;
+  const std::vector<double> ms = time_steps(m, c.batches, warm, steps, parameters);
+  double seconds = 0, rows = 0;
+  int64_t real = 0;
+  for (int64_t s = warm; s < warm + steps; ++s)
+    seconds += ms[size_t(s - warm)] / 1000, real += c.batches[size_t(s)].real_tokens(), rows += double(c.batches[size_t(s)].inputs.size(0));
+  const double real_tps = double(real) / seconds;
+  const int64_t mean = std::max<int64_t>(1, int64_t(std::llround(c.mean_length())));
+  const double fixed_ms = median_of(time_steps(m, {random_batch(m, B, mean)}, warm, steps, parameters));
+  const double fixed_tps = double(B * mean) / (fixed_ms / 1000);
+  const std::string kind = packed ? "packed" : "padded";
+  if (r.count("json")) {
+    out << nlohmann::json{{"task", "counting"}, {"max_steps", o.max_steps}, {"vars", o.vars}, {"pe", m.pe},
+                          {"layers", m.layers}, {"dim", m.dim}, {"heads", m.heads}, {"seq", m.seq}, {"batch", B},
+                          {"steps", steps}, {"batches", kind}, {"ms_per_step", median_of(ms)}, {"rows_per_step", rows / double(steps)},
+                          {"real_tokens_per_s", real_tps}, {"padding_padded", c.padded_padding},
+                          {"padding_packed", c.packed_padding}, {"mean_length", c.mean_length()}, {"longest", c.longest},
+                          {"fixed_ms_per_step", fixed_ms}, {"fixed_tokens_per_s", fixed_tps},
+                          {"real_over_fixed", real_tps / fixed_tps}, {"peak_rss_mb", peak_rss_mb()},
+                          {"parameters", parameters}}.dump()
+        << "\n";
+    return;
+  }
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "counting (3..%lld statements, %lld variables), %s, %lld layers, width %lld, %lld heads, context %lld, batch %lld\n"
+                "  %s batches: median %.1f ms/step (%.1f rows a step, %s %lld), %.0f real tokens/s over %lld steps\n"
+                "  padding: %.1f%% of padded batches' slots, %.1f%% of packed ones' (programs: mean %.1f inputs, longest %lld)\n"
+                "  fixed-length batches of the mean length (%lld x %lld): median %.1f ms/step, %.0f tokens/s\n"
+                "  real tokens/s = %.1f%% of fixed-length tokens/s; peak RSS %.0f MB\n",
+                (long long)o.max_steps, (long long)o.vars, m.pe.c_str(), (long long)m.layers, (long long)m.dim,
+                (long long)m.heads, (long long)m.seq, (long long)B, kind.c_str(), median_of(ms), rows / double(steps),
+                packed ? "each of" : "padded to their longest, at most", (long long)(packed ? m.seq : c.longest), real_tps, (long long)steps, 100 * c.padded_padding,
+                100 * c.packed_padding, c.mean_length(), (long long)c.longest, (long long)B, (long long)mean, fixed_ms,
+                fixed_tps, 100 * real_tps / fixed_tps, peak_rss_mb());
+  out << line;
+}
+
 }  // namespace
 
 int cmd_bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -140,6 +243,12 @@ int cmd_bench(const std::vector<std::string>& args, std::ostream& out, std::ostr
       "steps", "timed steps (default 10)", cxxopts::value<std::string>())(
       "warmup-steps", "untimed steps first (default 2)", cxxopts::value<std::string>())(
       "gemm", "instead: time an N x N x N f32 matrix product (the machine's sgemm speed)", cxxopts::value<std::string>())(
+      "task", "instead of random tokens: 'counting', batches of real Counting programs (uneven lengths)",
+      cxxopts::value<std::string>())("max-steps", "counting: at most this many statements (default 16)",
+                                      cxxopts::value<std::string>())(
+      "vars", "counting: variables (default 3)", cxxopts::value<std::string>())(
+      "packed", "counting: pack the programs into rows of the context (default true; false: pad each to the longest)",
+      cxxopts::value<std::string>()->implicit_value("true"))(
       "json", "one JSON object");
   for (const Setting& s : settings()) {
     if (s.group != "model") continue;
@@ -157,17 +266,26 @@ int cmd_bench(const std::vector<std::string>& args, std::ostream& out, std::ostr
     bench_gemm(r, out);
     return 0;
   }
-  const ModelConfig m = bench_model(r);
   const int64_t B = r.count("batch") ? flag_int(r, "batch", 1, 1 << 20) : 16;
   const int64_t steps = r.count("steps") ? flag_int(r, "steps", 1, 1 << 20) : 10;
   const int64_t warm = r.count("warmup-steps") ? flag_int(r, "warmup-steps", 0, 1 << 20) : 2;
+  const bool counting = r.count("task") && r["task"].as<std::string>() == "counting";
+  if (r.count("task") && !counting)
+    throw UsageError("--task expects counting (the one task of uneven lengths), got '" + r["task"].as<std::string>() + "'");
+  for (const char* flag : {"max-steps", "vars", "packed"})
+    if (!counting && r.count(flag)) throw UsageError(std::string("--") + flag + " needs --task counting");
+  if (counting) {
+    bench_counting(r, bench_model(r, /*seq_from_task=*/true), B, warm, steps, out);
+    return 0;
+  }
+  const ModelConfig m = bench_model(r);
   try {
     m.validate();
   } catch (const ConfigError& e) {
     throw setting_error(e);
   }
   int64_t parameters = 0;
-  std::vector<double> ms = time_steps(m, B, warm, steps, parameters);
+  std::vector<double> ms = time_steps(m, {random_batch(m, B, m.seq)}, warm, steps, parameters);
   report_steps(out, m, B, steps, std::move(ms), parameters, r.count("json") > 0);
   (void)err;
   return 0;

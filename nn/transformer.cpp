@@ -54,8 +54,8 @@ CausalSelfAttention::CausalSelfAttention(const ModelConfig& cfg, int64_t layer, 
   }
 }
 
-Var CausalSelfAttention::forward(const Var& x, bool composed, AttentionTrace* trace) const {
-  AttentionInputs in{q.forward(x), k.forward(x), v.forward(x), gate_k ? gate_k->forward(x) : Var(), e, r};
+Var CausalSelfAttention::forward(const Var& x, const Tensor& starts, bool composed, AttentionTrace* trace) const {
+  AttentionInputs in{q.forward(x), k.forward(x), v.forward(x), gate_k ? gate_k->forward(x) : Var(), e, r, starts};
   Var y = composed ? attention_composed(in, spec) : attention_fused(in, spec, trace);
   return out.forward(y);
 }
@@ -73,13 +73,13 @@ Block::Block(const ModelConfig& cfg, int64_t layer, const Var* shared_e, Generat
   register_module("mlp", mlp);
 }
 
-Var Block::forward(const Var& x, Generator& drop, bool composed, AttentionTrace* trace) const {
+Var Block::forward(const Var& x, const Tensor& starts, Generator& drop, bool composed, AttentionTrace* trace) const {
   const bool on = training();
   if (post_norm) {
-    Var h = ln1.forward(add(x, dropout(attn.forward(x, composed, trace), drop_p, drop, on)));
+    Var h = ln1.forward(add(x, dropout(attn.forward(x, starts, composed, trace), drop_p, drop, on)));
     return ln2.forward(add(h, dropout(mlp.forward(h), drop_p, drop, on)));
   }
-  Var h = add(x, dropout(attn.forward(ln1.forward(x), composed, trace), drop_p, drop, on));
+  Var h = add(x, dropout(attn.forward(ln1.forward(x), starts, composed, trace), drop_p, drop, on));
   return add(h, dropout(mlp.forward(ln2.forward(h)), drop_p, drop, on));
 }
 
@@ -110,15 +110,35 @@ Transformer::Transformer(const ModelConfig& cfg, uint64_t seed, DType dtype)
   }
 }
 
-Var Transformer::forward(const Tensor& ids, std::vector<AttentionTrace>* traces) {
+namespace {
+
+// The position of every token within its example, t - starts[b,t]: [B,L] i64. Throws
+// ShapeError for starts that are not a [B,L] table of example starts (check_starts).
+Tensor positions_in_examples(const Tensor& starts, int64_t B, int64_t L) {
+  check_starts(starts, B, L);
+  const int64_t* s = starts.data<int64_t>();
+  std::vector<int64_t> at(size_t(B * L));
+  for (int64_t i = 0; i < B * L; ++i) at[size_t(i)] = i % L - s[i];
+  return Tensor::indices(at, {B, L});
+}
+
+}  // namespace
+
+Var Transformer::forward(const Tensor& ids, std::vector<AttentionTrace>* traces) { return forward(ids, Tensor(), traces); }
+
+Var Transformer::forward(const Tensor& ids, const Tensor& starts, std::vector<AttentionTrace>* traces) {
   if (ids.dim() != 2 || ids.dtype() != DType::i64)
     throw ShapeError("transformer: ids must be [B,L] i64, got " + std::string(dtype_name(ids.dtype())) + shape_str(ids.shape()));
-  const int64_t L = ids.size(1);
+  const int64_t B = ids.size(0), L = ids.size(1);
   if (pos_ && L > cfg_.seq)
     throw ShapeError("transformer: abs position embeddings cover " + std::to_string(cfg_.seq) +
                      " positions; the input has " + std::to_string(L) + " (use rel, rope or cope for longer contexts)");
+  // [B,L] i64 positions within the examples (checked here, before any layer runs)
+  const Tensor positions = starts.defined() ? positions_in_examples(starts, B, L) : Tensor();
   Var x = tok_.forward(ids);  // [B,L,C]
-  if (pos_) {
+  if (pos_ && positions.defined()) {
+    x = add(x, pos_->forward(positions));  // [B,L,C]: positions restart at each example
+  } else if (pos_) {
     std::vector<int64_t> at(static_cast<size_t>(L));
     for (int64_t t = 0; t < L; ++t) at[static_cast<size_t>(t)] = t;
     x = add(x, pos_->forward(Tensor::indices(at, {L})));  // [L,C] broadcast over the batch
@@ -126,9 +146,9 @@ Var Transformer::forward(const Tensor& ids, std::vector<AttentionTrace>* traces)
   x = dropout(x, cfg_.dropout, dropout_rng, training());
   if (traces) traces->assign(blocks_.size(), AttentionTrace{});
   for (size_t l = 0; l < blocks_.size(); ++l)
-    x = blocks_[l]->forward(x, dropout_rng, composed_, traces ? &(*traces)[l] : nullptr);
+    x = blocks_[l]->forward(x, starts, dropout_rng, composed_, traces ? &(*traces)[l] : nullptr);  // [B,L,C]
   if (ln_f_) x = ln_f_->forward(x);
-  return head_ ? head_->forward(x) : matmul(x, tok_.weight, false, true);  // tied: x E^T
+  return head_ ? head_->forward(x) : matmul(x, tok_.weight, false, true);  // tied: x E^T -> [B,L,V]
 }
 
 }  // namespace mc

@@ -26,7 +26,8 @@ class CausalSelfAttention : public Module {
  public:
   // shared_e: the CoPE table of an earlier layer when cfg.shared (else a new one is made).
   CausalSelfAttention(const ModelConfig& cfg, int64_t layer, const Var* shared_e, Generator& gen, DType dtype);
-  Var forward(const Var& x, bool composed, AttentionTrace* trace) const;  // [B,L,C] -> [B,L,C]
+  // [B,L,C] -> [B,L,C]; starts [B,L] i64 or undefined (Transformer::forward)
+  Var forward(const Var& x, const Tensor& starts, bool composed, AttentionTrace* trace) const;
   Var forward_cached(const Var& x, KVCache::Layer& cache) const;          // [B,n,C] new tokens
   AttentionSpec spec;
   Linear q, k, v, out;
@@ -38,7 +39,7 @@ class CausalSelfAttention : public Module {
 class Block : public Module {
  public:
   Block(const ModelConfig& cfg, int64_t layer, const Var* shared_e, Generator& gen, DType dtype);
-  Var forward(const Var& x, Generator& drop, bool composed, AttentionTrace* trace) const;
+  Var forward(const Var& x, const Tensor& starts, Generator& drop, bool composed, AttentionTrace* trace) const;
   Var forward_cached(const Var& x, KVCache::Layer& cache) const;
   LayerNorm ln1, ln2;
   CausalSelfAttention attn;
@@ -55,6 +56,13 @@ class Transformer : public Module {
   // ids [B,L] i64 -> logits [B,L,vocab]. Dropout draws from dropout_rng when training.
   // traces, when given, receives each layer's attention weights and CoPE positions.
   Var forward(const Tensor& ids, std::vector<AttentionTrace>* traces = nullptr);
+  // A packed batch (tasks/task.h, pack_batch): starts [B,L] i64, starts[b,t] the column of
+  // the first token of the example holding token t (0 <= starts[b,t] <= t, a step
+  // function along the row; undefined: every row is one sequence). No token attends across
+  // an example, and positions restart at each: the absolute embedding takes t - starts[b,t],
+  // as do rope and CoPE in the attention. Each example's logits are then those of the
+  // example alone in a padded batch, up to rounding.
+  Var forward(const Tensor& ids, const Tensor& starts, std::vector<AttentionTrace>* traces = nullptr);
 
   // Decoding: feeds the n new tokens ids [B,n] after the cache's tokens, appends their
   // keys and values to the cache, and returns their logits [B,n,vocab]. No gradients,

@@ -76,13 +76,20 @@ class Counting : public Task {
   int64_t eval_examples() const override {
     return files_.empty() ? 2 * opt_.eval_size : int64_t(files_.at("valid").size() + files_.at("test").size());
   }
-  // The longest of a few batches drawn (from a generator of its own), with a margin.
-  int64_t batch_length(int64_t batch) const override {
+  // The largest of a few batches drawn (from a generator of its own), as smallest_batch
+  // makes them, with a margin of an eighth.
+  BatchShape batch_shape(int64_t batch, int64_t row_length) const override {
     Generator g(0x5eedULL);
-    int64_t longest = 0;
-    for (int64_t n = 0; n < std::min<int64_t>(8 * batch, 512); ++n)
-      longest = std::max(longest, int64_t(sample(g).tokens.size()) - 1);
-    return std::min(context(), longest + longest / 8);
+    BatchShape largest{0, 0, false, /*varies=*/true};
+    for (int64_t drawn = 0; drawn < std::min<int64_t>(8 * batch, 512); drawn += batch) {
+      std::vector<int64_t> lengths;
+      for (int64_t i = 0; i < batch; ++i) lengths.push_back(int64_t(sample(g).tokens.size()) - 1);
+      const BatchShape s = smallest_shape(lengths, row_length);
+      if (s.rows * s.length > largest.rows * largest.length) largest.rows = s.rows, largest.length = s.length, largest.packed = s.packed;
+    }
+    if (largest.packed) largest.rows = std::min(batch, largest.rows + (largest.rows + 7) / 8);
+    else largest.length = std::min(context(), largest.length + largest.length / 8);
+    return largest;
   }
   std::vector<Example> eval_set(const std::string& split) const override {
     if (split != "valid" && split != "test") throw std::invalid_argument("counting has no split '" + split + "' (valid, test)");

@@ -69,12 +69,18 @@ class Task {
   // counted without building them (the memory estimate, train/memory.h).
   virtual int64_t eval_tokens() const = 0;
   virtual int64_t eval_examples() const = 0;  // and the examples they hold
-  // The longest input a batch of `batch` examples will have, about: context() for tasks
-  // of fixed length; less for Counting, whose programs are mostly far shorter than the
-  // longest it can make (batches are padded to their longest only).
-  virtual int64_t batch_length(int64_t batch) const {
-    (void)batch;
-    return context();
+  // The shape smallest_batch gives a batch of `batch` examples with rows of row_length,
+  // about (the memory estimate, train/memory.h): `batch` rows of context() for tasks of
+  // fixed length; for Counting, whose programs are mostly far shorter than the longest it
+  // can make, fewer packed rows, or shorter padded ones.
+  struct BatchShape {
+    int64_t rows = 0, length = 0;
+    bool packed = false;  // rows of several examples (pack_batch), else one each (make_batch)
+    bool varies = false;  // batches differ in shape from step to step
+  };
+  virtual BatchShape batch_shape(int64_t batch, int64_t row_length) const {
+    (void)row_length;
+    return {batch, context()};
   }
   std::string describe(const Example& e) const;  // the tokens as text
   // Text tasks choose the best checkpoint by loss and report perplexity.
@@ -96,13 +102,50 @@ std::string size_setting(const std::string& task);
 // (an unreadable or malformed data file, naming the file and line).
 std::unique_ptr<Task> make_task(const TaskOptions& opt);
 
-// Inputs, targets and mask for a batch, padded on the right with token 0 (unscored).
+// A batch: rows of inputs, targets and mask, and where each example lies in them.
+//
+// Padded (make_batch): one example per row, from column 0, padded on the right with
+// token 0 (unscored) to the longest; `starts` is undefined (every row is one sequence).
+// Packed (pack_batch): several examples per row, one after the other; starts[r,t] is the
+// column of the first token of the example holding column t (0 <= starts[r,t] <= t, a
+// step function along the row), which the model's attention and positions respect, so
+// no example sees another. The unused tail of a row is padding: token 0, unscored, and
+// an example of its own (its own start).
 struct TokenBatch {
-  Tensor inputs;   // [B,L] i64
-  Tensor targets;  // [B,L] i64
-  Tensor mask;     // [B,L] f32, 1 where the prediction counts
+  Tensor inputs;   // [R,L] i64
+  Tensor targets;  // [R,L] i64
+  Tensor mask;     // [R,L] f32, 1 where the prediction counts
+  Tensor starts;   // [R,L] i64 (packed), or undefined (padded)
+  // Where example i's inputs lie: row, first column, how many (tokens - 1).
+  struct Place { int64_t row = 0, offset = 0, length = 0; };
+  std::vector<Place> places;  // one per example, in the examples' order
+  int64_t real_tokens() const;  // inputs that are not padding: the sum of the lengths
+  double padding_fraction() const;  // of the R x L slots
 };
 // examples: any contiguous run of them (a rank's share, an evaluation chunk), not copied.
 TokenBatch make_batch(std::span<const Example> examples, int64_t length = 0);  // 0: the longest
+
+// Packs the examples into rows of row_length inputs, first fit in the examples' order:
+// each example goes into the first row with room for it, a new row when none has
+// (deterministic; the rows' order is the order they were opened). An example longer than
+// row_length is an error (std::invalid_argument), as in make_batch.
+TokenBatch pack_batch(std::span<const Example> examples, int64_t row_length);
+
+// The rows first fit makes of examples of these input lengths: row_of[i] is example i's
+// row; rows is how many. What pack_batch and the memory estimate share.
+struct RowPlan {
+  std::vector<int64_t> row_of, offset_of;
+  int64_t rows = 0;
+};
+RowPlan plan_rows(std::span<const int64_t> lengths, int64_t row_length);
+
+// The batch a step trains on and evaluation scores: packed into rows of row_length (the
+// model's context; or the longest example, where one is longer: rel, rope and cope run
+// past their context) when that takes fewer token slots than padding every example to
+// the longest (uneven examples, as Counting's), else padded (examples of one length
+// gain nothing by packing).
+TokenBatch smallest_batch(std::span<const Example> examples, int64_t row_length);
+// The shape smallest_batch gives examples of these input lengths.
+Task::BatchShape smallest_shape(std::span<const int64_t> lengths, int64_t row_length);
 
 }  // namespace mc

@@ -1,11 +1,13 @@
 // test_tasks.cpp — every generator obeys its task's rules, checked by an independent
-// checker written here from the task's description (not from the generator's code).
+// checker written here from the task's description (not from the generator's code);
+// batches, padded and packed.
 #include <doctest/doctest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "tasks/counting.h"
 #include "tasks/task.h"
@@ -188,4 +190,92 @@ TEST_CASE("make_batch shifts by one and pads unscored") {
   CHECK(t.inputs.to_vector() == std::vector<double>{1, 2, 4, 0});
   CHECK(t.targets.to_vector() == std::vector<double>{2, 3, 5, 0});
   CHECK(t.mask.to_vector() == std::vector<double>{0, 1, 1, 0});
+}
+
+namespace {
+// An example of n inputs (n + 1 tokens 1, 2, ...), its last prediction scored.
+Example example_of(int64_t n, int64_t first = 1) {
+  Example e;
+  for (int64_t t = 0; t <= n; ++t) e.tokens.push_back(first + t);
+  e.scored.assign(size_t(n), 0);
+  e.scored.back() = 1;
+  return e;
+}
+}  // namespace
+
+TEST_CASE("pack_batch: first fit in order, starts restart at each example, the tail is its own") {
+  // inputs of 3, 4, 2, 5 and 1 in rows of 6: row 0 takes 3 then 2 then 1, row 1 takes 4,
+  // row 2 takes 5.
+  const std::vector<Example> xs = {example_of(3, 10), example_of(4, 20), example_of(2, 30), example_of(5, 40),
+                                   example_of(1, 50)};
+  const TokenBatch b = pack_batch(xs, 6);
+  REQUIRE(b.inputs.shape() == Shape{3, 6});
+  CHECK(b.inputs.to_vector() == std::vector<double>{10, 11, 12, 30, 31, 50,  //
+                                                    20, 21, 22, 23, 0, 0,    //
+                                                    40, 41, 42, 43, 44, 0});
+  CHECK(b.targets.to_vector() == std::vector<double>{11, 12, 13, 31, 32, 51,  //
+                                                     21, 22, 23, 24, 0, 0,    //
+                                                     41, 42, 43, 44, 45, 0});
+  CHECK(b.mask.to_vector() == std::vector<double>{0, 0, 1, 0, 1, 1,  //
+                                                  0, 0, 0, 1, 0, 0,  //
+                                                  0, 0, 0, 0, 1, 0});
+  CHECK(b.starts.to_vector() == std::vector<double>{0, 0, 0, 3, 3, 5,  //
+                                                    0, 0, 0, 0, 4, 4,  //
+                                                    0, 0, 0, 0, 0, 5});
+  const std::vector<std::tuple<int64_t, int64_t, int64_t>> want = {{0, 0, 3}, {1, 0, 4}, {0, 3, 2}, {2, 0, 5}, {0, 5, 1}};
+  REQUIRE(b.places.size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i)
+    CHECK(std::tuple(b.places[i].row, b.places[i].offset, b.places[i].length) == want[i]);
+  CHECK(b.real_tokens() == 15);
+  CHECK(b.padding_fraction() == doctest::Approx(3.0 / 18));
+  // every row's starts: a step function, each step at the column it names
+  const std::vector<double> s = b.starts.to_vector();
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t t = 1; t < 6; ++t) {
+      const double now = s[size_t(r * 6 + t)], before = s[size_t(r * 6 + t - 1)];
+      CHECK((now == before || now == double(t)));
+    }
+}
+
+TEST_CASE("pack_batch refuses an example longer than the row; make_batch places one example per row") {
+  const std::vector<Example> xs = {example_of(3), example_of(7)};
+  CHECK_THROWS_WITH_AS(pack_batch(xs, 6), "pack_batch: an example of 7 inputs exceeds the length 6", std::invalid_argument);
+  const TokenBatch p = make_batch(xs);
+  CHECK_FALSE(p.starts.defined());
+  REQUIRE(p.places.size() == 2);
+  CHECK((p.places[1].row == 1 && p.places[1].offset == 0 && p.places[1].length == 7));
+  CHECK(p.padding_fraction() == doctest::Approx(4.0 / 14));
+}
+
+TEST_CASE("smallest_batch packs uneven examples and pads those of one length") {
+  const std::vector<Example> uneven = {example_of(2), example_of(9), example_of(3), example_of(4)};
+  const TokenBatch a = smallest_batch(uneven, 10);  // padded: 4 x 9 = 36 slots; packed: 2 x 10 = 20
+  CHECK(a.starts.defined());
+  CHECK(a.inputs.shape() == Shape{2, 10});
+  const std::vector<Example> even = {example_of(4), example_of(4), example_of(4)};
+  const TokenBatch b = smallest_batch(even, 10);  // padded: 12 slots; packed: 2 x 10 = 20
+  CHECK_FALSE(b.starts.defined());
+  CHECK(b.inputs.shape() == Shape{3, 4});
+  const std::vector<int64_t> lengths = {2, 9, 3, 4};
+  const Task::BatchShape s = smallest_shape(lengths, 10);
+  CHECK((s.packed && s.rows == 2 && s.length == 10));
+}
+
+TEST_CASE("Counting's batch shape: packed rows of the context, far fewer than the batch") {
+  TaskOptions o;
+  o.name = "counting";
+  o.max_steps = 64;
+  const auto task = make_task(o);
+  const Task::BatchShape s = task->batch_shape(32, task->context());
+  CHECK(s.packed);
+  CHECK(s.varies);
+  CHECK(s.length == task->context());
+  CHECK(s.rows < 32);
+  Generator g(7);
+  std::vector<Example> xs;
+  for (int i = 0; i < 32; ++i) xs.push_back(task->sample(g));
+  const TokenBatch packed = smallest_batch(xs, task->context()), padded = make_batch(xs);
+  CHECK(packed.real_tokens() == padded.real_tokens());
+  CHECK(packed.padding_fraction() < padded.padding_fraction());
+  CHECK(packed.inputs.size(0) <= s.rows);
 }

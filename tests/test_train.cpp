@@ -1,5 +1,6 @@
 // test_train.cpp — the training loop: AdamW and the schedule by hand, exact resume,
-// a tiny model that learns, and the error contract of `train` and `eval`.
+// a tiny model that learns, evaluation of packed chunks, and the error contract of
+// `train` and `eval`.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "tests/cli_util.h"
 #include "cli/cli.h"
 #include "io/safetensors.h"
+#include "train/evaluate.h"
 #include "train/run_checkpoint.h"
 #include "train/trainer.h"
 
@@ -336,4 +338,31 @@ TEST_CASE("a failed save names the file and leaves the previous checkpoint as it
   const std::string target = (d / "missing" / "x.safetensors").string();
   CHECK_THROWS_WITH_AS(save_safetensors(target, f), doctest::Contains("x.safetensors.tmp: cannot create"), std::runtime_error);
   CHECK_THROWS_WITH_AS(save_safetensors(target, f), doctest::Contains("was left as it was"), std::runtime_error);
+}
+
+// Evaluation packs its chunks of uneven examples (tasks/task.h, smallest_batch) and maps
+// each prediction back to its example: the numbers are those of one example at a time.
+TEST_CASE("evaluation of packed chunks gives the numbers of unpacked ones (Counting, f64)") {
+  TaskOptions o;
+  o.name = "counting";
+  o.max_steps = 8;
+  o.eval_size = 40;
+  const auto task = make_task(o);
+  const std::vector<Example> set = task->eval_set("valid");
+  for (const char* pe : {"abs", "cope"}) {
+    ModelConfig c;
+    c.vocab = int64_t(task->vocab().size()), c.seq = task->context(), c.layers = 1, c.dim = 8, c.heads = 2, c.pe = pe;
+    Transformer m(c, 1, DType::f64);
+    Generator g(9);
+    std::vector<Var> ps;  // random weights, so CoPE's table is not zero
+    for (const Var& p : m.parameters()) ps.emplace_back(Tensor::normal(p.shape(), 0, 0.5, g, DType::f64));
+    m.set_parameters(ps);
+    REQUIRE(smallest_batch(std::span<const Example>(set).first(16), c.seq).starts.defined());  // chunks of 16 pack
+    const EvalMetrics one = evaluate(m, "valid", set, 1), packed = evaluate(m, "valid", set, 16);
+    INFO(std::string(pe));
+    CHECK(std::fabs(one.loss - packed.loss) < 1e-10);
+    CHECK(one.error_rate == packed.error_rate);
+    CHECK(one.token_error_rate == packed.token_error_rate);
+    CHECK((one.examples == 40 && packed.examples == 40 && one.scored == packed.scored));
+  }
 }

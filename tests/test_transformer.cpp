@@ -1,6 +1,6 @@
 // test_transformer.cpp — the model: configuration errors, parameters, the fused and
 // composed attention giving the same model, cached decoding against forward(),
-// train/eval, position-encoding limits.
+// train/eval, position-encoding limits, packed batches against padded ones.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -8,6 +8,7 @@
 
 #include "nn/checks.h"
 #include "nn/transformer.h"
+#include "tasks/task.h"
 
 using namespace mc;
 
@@ -164,8 +165,8 @@ TEST_CASE("a causal model: changing a later token leaves earlier logits alone") 
 }
 
 namespace {
-// The model configurations of the cached-decoding test: every pe, and each CoPE option
-// (sep_key, val_gates, nodiv, shared, every, a small npos that clamps, a rel cap).
+// The model configurations of the cached-decoding and packing tests: every pe, and each
+// CoPE option (sep_key, val_gates, nodiv, shared, every, a small npos that clamps, a rel cap).
 std::vector<std::pair<std::string, ModelConfig>> cached_variants() {
   std::vector<std::pair<std::string, ModelConfig>> out;
   auto add = [&](const std::string& name, const std::string& pe, auto tweak) {
@@ -219,4 +220,84 @@ TEST_CASE("cached decoding agrees with forward() for every pe and CoPE option, i
     std::printf("cached vs forward, %s: max |diff| %.3g; relative to the largest logit %.3g (%s)\n", dtype_name(dt),
                 worst_abs, worst_rel, worst.c_str());
   }
+}
+
+namespace {
+// Examples of 3, 7, 5, 2, 9 and 4 inputs over vocabulary 5, some predictions scored. In
+// rows of 12, first fit makes row 0 = {3, 7, 2} (full), row 1 = {5, 4} and a tail of 3,
+// row 2 = {9} and a tail of 3; padded, they are 6 rows of 9.
+std::vector<Example> uneven_examples() {
+  Generator g(21);
+  std::vector<Example> xs;
+  for (int64_t n : {3, 7, 5, 2, 9, 4}) {
+    Example e;
+    for (int64_t t = 0; t <= n; ++t) e.tokens.push_back(int64_t(g.below(5)));
+    for (int64_t t = 0; t < n; ++t) e.scored.push_back(t == n - 1 || g.below(2) == 0);
+    xs.push_back(e);
+  }
+  return xs;
+}
+
+struct LossAndGrads {
+  double loss = 0;
+  Tensor logits;  // [R,L,V]
+  std::vector<Tensor> grads;  // of every parameter
+};
+
+LossAndGrads loss_and_grads(Transformer& m, std::vector<Var>& ps, const TokenBatch& b, const Tensor& starts) {
+  for (Var& p : ps) p.zero_grad();
+  Var logits = m.forward(b.inputs, starts);
+  Var loss = cross_entropy(logits, b.targets, b.mask.to(DType::f64));
+  loss.backward();
+  LossAndGrads r{loss.item(), logits.value(), {}};
+  for (Var& p : ps) r.grads.push_back(p.grad());
+  return r;
+}
+}  // namespace
+
+// The contract of packing (tasks/task.h): with starts, each example of a packed batch is
+// computed as if alone, so the loss and every gradient are the padded batch's.
+TEST_CASE("a packed batch gives the padded batch's loss, logits and gradients, for every pe (f64, 1e-10)") {
+  const std::vector<Example> xs = uneven_examples();
+  const TokenBatch padded = make_batch(xs), packed = pack_batch(xs, 12);
+  REQUIRE(packed.inputs.shape() == Shape{3, 12});
+  for (auto [name, cfg] : cached_variants()) {
+    cfg.seq = 12;  // abs: positions for the rows of 12
+    Transformer m(cfg, 3, DType::f64);
+    Generator g(4);
+    std::vector<Var> ps;  // random weights, so CoPE's table is not zero and the gates vary
+    for (const Var& p : m.parameters()) ps.emplace_back(Tensor::normal(p.shape(), 0, 0.5, g, DType::f64), true);
+    m.set_parameters(ps);
+    const LossAndGrads a = loss_and_grads(m, ps, padded, Tensor()), b = loss_and_grads(m, ps, packed, packed.starts);
+    INFO(name);
+    CHECK(std::fabs(a.loss - b.loss) < 1e-10);
+    double worst = 0;
+    for (size_t i = 0; i < ps.size(); ++i) worst = std::max(worst, max_abs_diff(a.grads[i], b.grads[i]));
+    CHECK(worst < 1e-10);
+    // each example's logits, at its place in either batch
+    const int64_t V = cfg.vocab;
+    const std::vector<double> la = a.logits.to_vector(), lb = b.logits.to_vector();
+    double logit_diff = 0;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const TokenBatch::Place &pa = padded.places[i], &pb = packed.places[i];
+      for (int64_t t = 0; t < pa.length * V; ++t)
+        logit_diff = std::max(logit_diff, std::fabs(la[size_t((pa.row * 9 + pa.offset) * V + t)] -
+                                                    lb[size_t((pb.row * 12 + pb.offset) * V + t)]));
+    }
+    CHECK(logit_diff < 1e-10);
+    // without its starts the packed batch is a different batch: the test can tell
+    CHECK(std::fabs(loss_and_grads(m, ps, packed, Tensor()).loss - a.loss) > 1e-6);
+  }
+}
+
+TEST_CASE("starts that do not fit the ids are refused before any layer runs") {
+  Transformer m(small_check_config("abs"), 1);
+  const Tensor ids = tokens(2, 6, 5, 1);
+  CHECK_THROWS_WITH_AS(m.forward(ids, Tensor::zeros({2, 5}, DType::i64)), doctest::Contains("starts must be [2,6] i64"),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(m.forward(ids, Tensor::zeros({2, 6})), doctest::Contains("starts must be [2,6] i64"), ShapeError);
+  Tensor late = Tensor::zeros({2, 6}, DType::i64);
+  late.data<int64_t>()[3] = 4;  // row 0, token 3 cannot belong to an example starting at 4
+  CHECK_THROWS_WITH_AS(m.forward(ids, late), doctest::Contains("starts[0,3] is 4"), ShapeError);
+  CHECK(m.forward(ids, Tensor::zeros({2, 6}, DType::i64)).shape() == Shape{2, 6, 5});
 }

@@ -11,9 +11,44 @@
 
 namespace mc {
 
-
 double EvalMetrics::ppl() const { return std::exp(loss); }
 double EvalMetrics::bits() const { return loss / std::log(2.0); }
+
+namespace {
+
+// What the scored predictions of some examples add up to.
+struct ScoreSums {
+  double loss = 0.0;  // the summed cross-entropy
+  int64_t scored = 0, wrong_tokens = 0, wrong_examples = 0;
+};
+
+// Adds the scored predictions of each example of batch b (at its place in the rows) to
+// `sums`, from the batch's logits [R,L,V] in f64.
+void score_examples(const TokenBatch& b, const Tensor& logits, ScoreSums& sums) {
+  const int64_t L = b.inputs.size(1), V = logits.size(2);
+  const double* lp = logits.data<double>();
+  const int64_t* tg = b.targets.data<int64_t>();
+  const float* mk = b.mask.data<float>();
+  for (const TokenBatch::Place& p : b.places) {
+    bool example_wrong = false;
+    for (int64_t i = p.row * L + p.offset; i < p.row * L + p.offset + p.length; ++i) {
+      if (mk[i] == 0.0f) continue;
+      const double* row = lp + i * V;
+      int64_t arg = 0;
+      double mx = row[0];
+      for (int64_t v = 1; v < V; ++v)
+        if (row[v] > mx) mx = row[v], arg = v;
+      double se = 0.0;
+      for (int64_t v = 0; v < V; ++v) se += std::exp(row[v] - mx);
+      sums.loss += mx + std::log(se) - row[tg[i]];
+      ++sums.scored;
+      if (arg != tg[i]) ++sums.wrong_tokens, example_wrong = true;
+    }
+    sums.wrong_examples += example_wrong;
+  }
+}
+
+}  // namespace
 
 EvalMetrics evaluate(Transformer& model, const std::string& split, const std::vector<Example>& set, int64_t batch,
                      Comm* comm) {
@@ -22,45 +57,27 @@ EvalMetrics evaluate(Transformer& model, const std::string& split, const std::ve
   model.eval();
   EvalMetrics m;
   m.split = split;
-  double loss_sum = 0.0;
-  int64_t wrong_seq = 0, wrong_tok = 0;
+  ScoreSums sums;
   // Several ranks: each scores its own contiguous share of the set; the sums are summed.
+  // Each chunk of `batch` examples is packed into rows of the model's context where that
+  // is smaller than padding (tasks/task.h, smallest_batch).
   const auto [lo, hi] = comm ? shard(int64_t(set.size()), *comm) : std::pair<int64_t, int64_t>{0, int64_t(set.size())};
   for (int64_t at = lo; at < hi; at += batch) {
-    const TokenBatch b = make_batch(std::span<const Example>(set).subspan(size_t(at), size_t(std::min(hi, at + batch) - at)));
-    const Tensor logits = model.forward(b.inputs).value().to(DType::f64);  // [B,L,V]
-    const int64_t B = b.inputs.size(0), L = b.inputs.size(1), V = logits.size(2);
-    const double* lp = logits.data<double>();
-    const int64_t* tg = b.targets.data<int64_t>();
-    const float* mk = b.mask.data<float>();
-    for (int64_t i = 0; i < B; ++i) {
-      bool seq_wrong = false;
-      for (int64_t t = 0; t < L; ++t) {
-        if (mk[i * L + t] == 0.0f) continue;
-        const double* row = lp + (i * L + t) * V;
-        int64_t arg = 0;
-        double mx = row[0];
-        for (int64_t v = 1; v < V; ++v)
-          if (row[v] > mx) mx = row[v], arg = v;
-        double se = 0.0;
-        for (int64_t v = 0; v < V; ++v) se += std::exp(row[v] - mx);
-        loss_sum += mx + std::log(se) - row[tg[i * L + t]];
-        ++m.scored;
-        if (arg != tg[i * L + t]) ++wrong_tok, seq_wrong = true;
-      }
-      wrong_seq += seq_wrong;
-    }
-    m.examples += B;
+    const auto chunk = std::span<const Example>(set).subspan(size_t(at), size_t(std::min(hi, at + batch) - at));
+    const TokenBatch b = smallest_batch(chunk, model.config().seq);
+    score_examples(b, model.forward(b.inputs, b.starts).value().to(DType::f64), sums);  // logits [R,L,V]
+    m.examples += int64_t(chunk.size());
   }
   if (comm && comm->distributed()) {  // counts below 2^53 are exact in a double
-    double sums[5] = {loss_sum, double(m.scored), double(m.examples), double(wrong_seq), double(wrong_tok)};
-    comm->sum(sums, 5, "summing the evaluation of split '" + split + "'");
-    loss_sum = sums[0], m.scored = int64_t(sums[1]), m.examples = int64_t(sums[2]);
-    wrong_seq = int64_t(sums[3]), wrong_tok = int64_t(sums[4]);
+    double all[5] = {sums.loss, double(sums.scored), double(m.examples), double(sums.wrong_examples), double(sums.wrong_tokens)};
+    comm->sum(all, 5, "summing the evaluation of split '" + split + "'");
+    sums.loss = all[0], sums.scored = int64_t(all[1]), m.examples = int64_t(all[2]);
+    sums.wrong_examples = int64_t(all[3]), sums.wrong_tokens = int64_t(all[4]);
   }
-  m.loss = m.scored ? loss_sum / double(m.scored) : 0.0;
-  m.error_rate = m.examples ? double(wrong_seq) / double(m.examples) : 0.0;
-  m.token_error_rate = m.scored ? double(wrong_tok) / double(m.scored) : 0.0;
+  m.scored = sums.scored;
+  m.loss = m.scored ? sums.loss / double(m.scored) : 0.0;
+  m.error_rate = m.examples ? double(sums.wrong_examples) / double(m.examples) : 0.0;
+  m.token_error_rate = m.scored ? double(sums.wrong_tokens) / double(m.scored) : 0.0;
   model.train(was_training);
   return m;
 }

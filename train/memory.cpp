@@ -1,6 +1,8 @@
-// memory.cpp — see memory.h. The counts follow what the code allocates. L is the
-// length of a batch: the context, but for Counting, whose programs are mostly far
-// shorter than the longest it can make (Task::batch_length).
+// memory.cpp — see memory.h. The counts follow what the code allocates. B x L is the
+// shape of a batch, B rows of L tokens: the batch size and the context, but for
+// Counting, whose programs are mostly far shorter than the longest it can make, fewer
+// rows packed to the context or shorter padded ones (Task::batch_shape, the shape
+// smallest_batch makes).
 //   parameters   nn/transformer.cpp; each f32 parameter has a value, a gradient and
 //                AdamW's m and v: 16 bytes
 //   activations  per layer and token, the [B,L,C]-shaped results the tape keeps (the
@@ -66,23 +68,25 @@ double attention_floats(const ModelConfig& m, double L, bool training) {
 
 MemoryEstimate estimate_training_memory(const RunConfig& cfg, const Task& task) {
   const ModelConfig& m = cfg.model;
-  // The batches' length: the context, or less where sequences are shorter (Counting).
-  const double L = double(std::min(m.seq, task.batch_length(cfg.batch)));
-  const double C = double(m.dim), V = double(m.vocab), B = double(cfg.batch);
+  // The batches' shape: rows x the context, or fewer rows or shorter ones (Counting).
+  const Task::BatchShape train_shape = task.batch_shape(cfg.batch, m.seq);
+  const Task::BatchShape eval_shape = task.batch_shape(std::max<int64_t>(cfg.batch, 64), m.seq);
+  const double L = double(std::min(m.seq, train_shape.length)), B = double(train_shape.rows);
+  const double C = double(m.dim), V = double(m.vocab);
   const double layers = double(m.layers);
   MemoryEstimate e;
   e.parameters = 16 * parameter_count(m);
   const double width = kWidthFloats + (m.dropout > 0 ? 3 : 0);  // dropout keeps a mask per residual branch
   e.activations = 4 * B * L * (layers * (width * C + attention_floats(m, L, true)) + 3 * V + 4 * C);
-  const double Be = double(std::max<int64_t>(cfg.batch, 64));
-  const double one_batch = 4 * Be * L * (attention_floats(m, L, false) + 16 * C + 3 * V);
+  const double Be = double(eval_shape.rows), Le = double(std::min(m.seq, eval_shape.length));
+  const double one_batch = 4 * Be * Le * (attention_floats(m, Le, false) + 16 * C + 3 * V);
   e.evaluation = one_batch;
   e.data = 9 * double(task.eval_tokens()) + 112 * double(task.eval_examples());
   e.base = kBase;
   // The block cache keeps freed blocks by exact size (up to 2 GiB). Batches of one
-  // length reuse them every step; batches of varying length (Counting) leave blocks of
-  // every length they had, until the cache is full.
-  if (task.batch_length(cfg.batch) < m.seq) e.cache = std::min(kBlockCache, 4 * (e.activations + one_batch));
+  // shape reuse them every step; batches of varying shape (Counting) leave blocks of
+  // every shape they had, until the cache is full.
+  if (train_shape.varies) e.cache = std::min(kBlockCache, 4 * (e.activations + one_batch));
   return e;
 }
 

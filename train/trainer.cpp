@@ -73,7 +73,8 @@ std::string first_non_finite(const Module& model, bool grads) {
   return "";
 }
 
-// All predictions of some examples (the tokens a step trains on).
+// All predictions of some examples: the tokens a step trains on, the real inputs of its
+// batch, padding not counted (tokens/s).
 int64_t prediction_count(std::span<const Example> xs) {
   int64_t n = 0;
   for (const Example& x : xs) n += int64_t(x.scored.size());
@@ -240,9 +241,11 @@ class Run {
     for (int64_t i = 0; i < cfg_.batch; ++i) examples.push_back(task_->sample(st_.data_rng));
     const auto [lo, hi] = shard(int64_t(examples.size()), comm_);
     const std::span<const Example> mine = std::span<const Example>(examples).subspan(size_t(lo), size_t(hi - lo));
-    const TokenBatch b = make_batch(mine);
+    // uneven examples (Counting) packed into rows of the context, others padded: the same
+    // scored predictions either way, so the same mean loss (tasks/task.h, smallest_batch)
+    const TokenBatch b = smallest_batch(mine, cfg_.model.seq);
     model_->zero_grad();
-    Var loss = cross_entropy(model_->forward(b.inputs), b.targets, b.mask);
+    Var loss = cross_entropy(model_->forward(b.inputs, b.starts), b.targets, b.mask);
     const std::string step_name = "step " + std::to_string(st_.step + 1);
     StepResult r = sum_loss(loss, examples, mine, step_name);
     if (!std::isfinite(r.loss))
