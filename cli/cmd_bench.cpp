@@ -86,7 +86,10 @@ TokenBatch random_batch(const ModelConfig& m, int64_t B, int64_t L) {
   Generator g(2);
   std::vector<int64_t> ids(size_t(B * L)), next(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(g.below(uint64_t(m.vocab))), next[i] = int64_t(g.below(uint64_t(m.vocab)));
-  return {Tensor::indices(ids, {B, L}), Tensor::indices(next, {B, L})};
+  TokenBatch b;
+  b.inputs = Tensor::indices(ids, {B, L});
+  b.targets = Tensor::indices(next, {B, L});
+  return b;
 }
 
 // Milliseconds of each of `steps` training steps (after `warm` untimed ones), step s on
