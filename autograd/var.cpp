@@ -49,14 +49,24 @@ Var& Var::set_requires_grad(bool on) {
   return *this;
 }
 
+namespace {
+// An intermediate's gradient may share its storage with the tensor it was first given
+// (accumulate): copy it before anything writes to it.
+void unshare(VarImpl& v) {
+  if (v.node && v.grad.defined() && v.grad.storage_shared()) v.grad = v.grad.clone();
+}
+}  // namespace
+
 Tensor& Var::grad_buffer() const {
   if (!impl_->grad.defined()) impl_->grad = Tensor::zeros(shape(), dtype());
+  unshare(*impl_);
   return impl_->grad;
 }
 
 Tensor& Var::grad_buffer(bool* fresh) const {
   *fresh = !impl_->grad.defined();
   if (*fresh) impl_->grad = Tensor(shape(), dtype());
+  unshare(*impl_);
   return impl_->grad;
 }
 
@@ -76,10 +86,18 @@ Var record(const char* op, Tensor value, std::vector<Var> inputs, std::function<
   return out;
 }
 
-void accumulate(const Var& v, const Tensor& g) {
+namespace {
+// `owned`: nothing but the caller's temporary holds g's storage.
+void accumulate_into(const Var& v, const Tensor& g, bool owned) {
   if (!v.requires_grad()) return;
-  if (!v.grad().defined() && g.shape() == v.shape()) {  // the first gradient: a copy, not zeros + g
-    v.impl()->grad = g.clone();
+  VarImpl& impl = *v.impl();
+  const bool intermediate = impl.node != nullptr;
+  if (!impl.grad.defined() && g.shape() == v.shape()) {  // the first gradient: g itself, or a copy
+    impl.grad = owned || intermediate ? g : g.clone();
+    return;
+  }
+  if (intermediate && impl.grad.storage_shared() && g.shape() == impl.grad.shape()) {
+    impl.grad = add(impl.grad, g);  // copy on write: a new sum, the shared tensor untouched
     return;
   }
   Tensor& buf = v.grad_buffer();
@@ -97,6 +115,10 @@ void accumulate(const Var& v, const Tensor& g) {
     add_(buf, sum_to(g, buf.shape()));  // g is a broadcast of v: sum it back
   }
 }
+}  // namespace
+
+void accumulate(const Var& v, const Tensor& g) { accumulate_into(v, g, false); }
+void accumulate(const Var& v, Tensor&& g) { accumulate_into(v, g, !g.storage_shared()); }
 
 std::vector<VarImpl*> topological_order(const Var& root) {
   // Iterative depth-first search (a long chain of ops must not overflow the stack).

@@ -110,7 +110,15 @@ Var record(const char* op, Tensor value, std::vector<Var> inputs, std::function<
 
 // Adds g into v's gradient if v requires one. g may have v's shape, or broadcast to it
 // (it is stretched), or be a broadcast of it (it is summed back with sum_to).
+//
+// The first gradient of a Var is not copied where that is safe: a fresh result passed as
+// a temporary (accumulate(x, mul(gy, y))) is adopted, and an intermediate (non-leaf) Var
+// may share the caller's tensor (accumulate(x, gy)): its gradient is only read by its
+// own backward and added to here, and a shared gradient is copied before it is written
+// (copy on write, also in grad_buffer). A leaf (a parameter, which optimisers update in
+// place) always owns its gradient. So: do not modify a tensor after passing it here.
 void accumulate(const Var& v, const Tensor& g);
+void accumulate(const Var& v, Tensor&& g);
 
 // All Nodes reachable from `root`, inputs before outputs (for backward and for tools).
 std::vector<VarImpl*> topological_order(const Var& root);

@@ -78,6 +78,8 @@ class Tensor {
   Tensor& zero_() { return fill_(0.0); }
 
   bool same_storage(const Tensor& o) const { return data_ == o.data_; }
+  // Another handle (a copy, a reshape view) holds this tensor's storage.
+  bool storage_shared() const { return data_.use_count() > 1; }
 
  private:
   void check_dtype(DType want) const;
