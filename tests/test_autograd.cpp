@@ -81,6 +81,25 @@ TEST_CASE("intermediate gradients are freed unless retained") {
   check_values(x.grad(), {12, 24});  // d(6 x^2)/dx
 }
 
+TEST_CASE("a gradient handed to several Vars is shared copy-on-write, never written through") {
+  // add's backward hands the same gy to u and to v (intermediates: shared, not copied);
+  // both then receive a second gradient, which must make a new sum, not write into gy.
+  Var x = leaf({1, 2}, {2});
+  Var u = mul_scalar(x, 2).retain_grad(), v = mul_scalar(x, 3).retain_grad();
+  Var s = add(u, v).retain_grad();
+  // (the second term first: backward reaches s, which shares gy with u and v, before
+  // the first term adds 5 and 7 to them)
+  sum(add(add(mul_scalar(u, 5), mul_scalar(v, 7)), mul(s, s))).backward();
+  // s = 5x: dL/ds = 2s = {10, 20}; dL/du = 2s + 5, dL/dv = 2s + 7
+  check_values(s.grad(), {10, 20});
+  check_values(u.grad(), {15, 25});
+  check_values(v.grad(), {17, 27});
+  check_values(x.grad(), {2 * 15 + 3 * 17, 2 * 25 + 3 * 27});
+  // a leaf owns its gradient: writing to it in place leaves the others alone
+  x.grad_buffer().fill_(0);
+  check_values(u.grad(), {15, 25});
+}
+
 TEST_CASE("backward needs a scalar that requires a gradient") {
   Var x = leaf({1, 2}, {2});
   CHECK_THROWS_WITH_AS(mul(x, x).backward(), doctest::Contains("backward: needs a loss with one element, got shape [2]"),
