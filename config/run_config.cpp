@@ -129,6 +129,7 @@ std::vector<Setting> build() {
   v.push_back(int_setting("task", "symbols", "selcopy: distinct data tokens", 1, 26, [](R& c) -> int64_t& { return c.task.symbols; }));
   v.push_back(int_setting("task", "vars", "counting: variables", 1, 26, [](R& c) -> int64_t& { return c.task.vars; }));
   v.push_back(int_setting("task", "max-steps", "counting: at most this many statements", 3, 1 << 16, [](R& c) -> int64_t& { return c.task.max_steps; }));
+  v.push_back(bool_setting("task", "cut-left", "counting: cut programs longer than --seq from the left, keeping the question and answer", [](R& c) -> bool& { return c.task.cut_left; }));
   // model
   v.push_back(choice_setting("model", "pe", "position encoding", position_encodings(), [](R& c) -> std::string& { return c.model.pe; }));
   v.push_back(opt_int_setting("model", "npos", "CoPE positions (default: context + 1)", 1, kBig, [](R& c) -> std::optional<int64_t>& { return c.model.npos; }));
@@ -142,9 +143,11 @@ std::vector<Setting> build() {
   v.push_back(int_setting("model", "dim", "model width", 1, 1 << 16, [](R& c) -> int64_t& { return c.model.dim; }));
   v.push_back(int_setting("model", "heads", "attention heads (must divide dim)", 1, 1 << 10, [](R& c) -> int64_t& { return c.model.heads; }));
   v.push_back(int_setting("model", "seq", "context length (0: what the task needs; text: 128)", 0, kMaxContext, [](R& c) -> int64_t& { return c.model.seq; }));
-  v.push_back(real_setting("model", "dropout", "dropout probability", 0, 1, true, [](R& c) -> double& { return c.model.dropout; }));
+  v.push_back(real_setting("model", "dropout", "dropout probability (embeddings, each residual branch)", 0, 1, true, [](R& c) -> double& { return c.model.dropout; }));
+  v.push_back(real_setting("model", "attn-dropout", "dropout probability on the attention weights", 0, 1, true, [](R& c) -> double& { return c.model.attn_dropout; }));
   v.push_back(bool_setting("model", "post-norm", "LayerNorm after each residual add", [](R& c) -> bool& { return c.model.post_norm; }));
   v.push_back(bool_setting("model", "tied", "tie the output projection to the token embedding", [](R& c) -> bool& { return c.model.tied; }));
+  v.push_back(choice_setting("model", "activation", "the MLP's activation", {"gelu", "relu"}, [](R& c) -> std::string& { return c.model.activation; }));
   v.push_back(choice_setting("model", "gelu", "GELU form", {"tanh", "erf"}, [](R& c) -> std::string& { return c.model.gelu; }));
   // optimiser
   v.push_back(real_setting("optim", "lr", "peak learning rate", 0, 10, false, [](R& c) -> double& { return c.optim.lr; }));
@@ -158,6 +161,7 @@ std::vector<Setting> build() {
   // loop
   v.push_back(int_setting("run", "steps", "training steps", 1, kBig, [](R& c) -> int64_t& { return c.steps; }));
   v.push_back(int_setting("run", "batch", "sequences per step", 1, 1 << 20, [](R& c) -> int64_t& { return c.batch; }));
+  v.push_back(int_setting("run", "epochs", "passes over a fixed training set (counting --data), each shuffled anew; sets --steps (0: draw with replacement)", 0, 1 << 20, [](R& c) -> int64_t& { return c.epochs; }));
   v.push_back(int_setting("run", "eval-every", "evaluate every N steps (and at the end)", 1, kBig, [](R& c) -> int64_t& { return c.eval_every; }));
   v.push_back(int_setting("run", "log-every", "log the loss every N steps (0: about 20 times)", 0, kBig, [](R& c) -> int64_t& { return c.log_every; }));
   v.push_back(int_setting("run", "seed", "seed of the weights, the data and dropout", 0, INT64_MAX, [](R& c) -> int64_t& { return c.seed; }));
@@ -166,7 +170,7 @@ std::vector<Setting> build() {
       {"data", {"text", "counting"}}, {"val", {"text"}},           {"tokenizer", {"text"}},
       {"vocab-size", {"text"}},       {"min-count", {"text"}},     {"length", {"flipflop"}},
       {"data-tokens", {"selcopy"}},   {"noise-tokens", {"selcopy"}}, {"symbols", {"selcopy"}},
-      {"vars", {"counting"}},         {"max-steps", {"counting"}}};
+      {"vars", {"counting"}},         {"max-steps", {"counting"}},   {"cut-left", {"counting"}}};
   for (Setting& s : v) {
     for (const auto& [name, tasks] : only)
       if (s.name == name) s.tasks = tasks;

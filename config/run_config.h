@@ -23,6 +23,7 @@ struct RunConfig {
   OptimConfig optim;
   int64_t steps = 3000;
   int64_t batch = 32;
+  int64_t epochs = 0;  // passes over a fixed training set (0: examples drawn with replacement)
   int64_t eval_every = 250;
   int64_t log_every = 0;  // 0: about 20 lines per run
   int64_t seed = 1;

@@ -24,7 +24,7 @@
 //   z[i,n]   = q_i·e[n]                         (e is D x npos, shared by the heads)
 //   pe[i,j]  = (1-w) z[i,floor p] + w z[i,ceil p],  w = p - floor p
 //   logit    = c (s + rel + pe)                 or  c (s + rel) + pe  with nodiv
-//   y_i      = sum_j softmax_j(logit[i,:]) v_j
+//   y_i      = sum_j softmax_j(logit[i,:]) v_j      (with dropout: weights j masked, / (1-p))
 // docs/cope.md derives the backward pass step by step.
 #pragma once
 #include "autograd/ops.h"
@@ -55,6 +55,12 @@ struct AttentionInputs {
   // or t. Query t sees keys starts[b,t]..t: no score, gate or position crosses an
   // example, and rope rotates by the position in the example, t - starts[b,t].
   Tensor starts = {};
+  // Dropout on the attention weights, this call only (0 in evaluation): weight (b,h,i,j)
+  // is kept, scaled by 1/(1-dropout), with probability 1 - dropout, decided by a hash
+  // of (dropout_seed, b, h, i, j) (rows::dropout_keep) that the backward pass and the
+  // composed form draw again, so no mask is stored.
+  double dropout = 0.0;
+  uint64_t dropout_seed = 0;
 };
 
 // What a caller may ask to see (plots, tests): both [B,H,T,T], zero above the diagonal.

@@ -27,6 +27,7 @@ void check_attention(const AttentionInputs& in, const AttentionSpec& spec) {
   if (spec.heads < 1 || s[2] % spec.heads != 0)
     fail("width " + std::to_string(s[2]) + " is not divisible by " + std::to_string(spec.heads) + " heads");
   const int64_t D = s[2] / spec.heads;
+  if (!(in.dropout >= 0.0 && in.dropout < 1.0)) fail("dropout must be in [0, 1), got " + std::to_string(in.dropout));
   const DType dt = in.q.dtype();
   auto same_dtype = [&](const Var& x, const char* name) {
     if (x.dtype() != dt) fail(std::string(name) + " is " + dtype_name(x.dtype()) + ", q is " + dtype_name(dt));

@@ -102,6 +102,14 @@ Var attention_composed(const AttentionInputs& in, const AttentionSpec& spec) {
     logits = spec.nodiv ? add(logits, pe) : add(logits, mul_scalar(pe, c));
   }
   Var a = softmax(add(logits, minus_inf));
+  if (in.dropout > 0) {  // the fused kernel's mask (rows::dropout_keep), as a tensor
+    std::vector<double> m(size_t(B * H * L * L));
+    for (int64_t n = 0; n < B * H; ++n)
+      for (int64_t i = 0; i < L; ++i)
+        for (int64_t j = 0; j < L; ++j)
+          m[size_t((n * L + i) * L + j)] = rows::dropout_keep(in.dropout_seed, n, i, j, L, in.dropout) ? 1.0 / (1.0 - in.dropout) : 0.0;
+    a = mul(a, Var(Tensor::from(m, {B, H, L, L}, dt)));
+  }
   Var y = matmul(a, v);                                               // [B,H,L,D]
   return reshape(transpose(y, 1, 2), {B, L, C});
 }

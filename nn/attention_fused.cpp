@@ -61,6 +61,7 @@ struct RowSpan {
 template <class T>
 struct Scratch {
   std::vector<T> s, gl, g, pe, z, zr, d, dgl, dz, dzr;  // block rows and tables
+  std::vector<T> ad;                                    // dropout: the block's kept weights (backward)
   std::vector<T> qr, kr, dqr, dkr;                      // rope: the head's rotated q, k and their gradients [L, D]
   std::vector<T> de, dr;                                // this task's share of the gradients of e [D,npos], r [D,nrel]
 };
@@ -72,6 +73,8 @@ struct Kernel {
   T c;
   const T *q, *k, *v, *gk, *e, *r, *cosv, *sinv;
   const int64_t* starts;  // [B,L] or null
+  double drop;            // attention dropout of this call (AttentionInputs::dropout), 0: none
+  uint64_t seed;          // and its seed
 
   const T* src() const { return spec.gates == GateSource::sep_key ? gk : spec.gates == GateSource::value ? v : k; }
   int64_t off(int64_t b, int64_t h) const { return b * L * C + h * D; }  // a head's first element in [B,L,C]
@@ -96,6 +99,7 @@ struct Kernel {
     Scratch<T> sc;
     const size_t rows = size_t(std::min(kBlock, L) * L);
     for (auto* m : {&sc.s, &sc.d}) m->resize(rows);
+    if (drop > 0) sc.ad.resize(rows);
     if (spec.cope) {
       for (auto* m : {&sc.gl, &sc.g, &sc.pe, &sc.dgl}) m->resize(rows);
       sc.z.resize(size_t(kBlock * npos)), sc.dz.resize(sc.z.size()), sc.de.resize(size_t(D * npos));
@@ -168,6 +172,15 @@ struct Kernel {
     }
   }
 
+  // step "dropout": row `row` of block weights `a` (in its span) masked and scaled into
+  // `out` (which may be `a`), as rows::dropout_keep draws the mask for this call.
+  void dropout_block_row(int64_t b, int64_t h, const QueryBlock& bl, int64_t row, const RowSpan& sp, const T* a,
+                         T* out) const {
+    const int64_t at = row * bl.keys() + sp.first;
+    rows::dropout_row(a + at, sp.n, seed, b * H + h, bl.i0 + row, bl.k0 + sp.first, L, drop, T(1.0 / (1.0 - drop)),
+                      out + at);
+  }
+
   // Zeroes row `row` of a [rows, keys] block outside its span.
   static void zero_outside(T* m, int64_t nk, int64_t row, const RowSpan& sp) {
     std::fill(m + row * nk, m + row * nk + sp.first, T(0));
@@ -187,8 +200,10 @@ struct Kernel {
       out[0] = st.max, out[1] = st.sum;
       zero_outside(a, nk, row, sp);
     }
-    if (trace) record_trace(b, h, bl, sc, *trace);
-    // step "output": y = a v
+    if (trace) record_trace(b, h, bl, sc, *trace);  // the weights before dropout
+    if (drop > 0)
+      for (int64_t row = 0; row < bl.rows(); ++row) dropout_block_row(b, h, bl, row, span(b, bl, row), a, a);
+    // step "output": y = a v (a after dropout)
     gemm<T>(false, false, bl.rows(), D, nk, T(1), a, nk, v + o + bl.k0 * C, C, T(0), y + o + bl.i0 * C, C);
   }
 
@@ -286,7 +301,17 @@ struct Kernel {
     // step "output" back: da = dy v^T;  dv += a^T dy
     T* d = sc.d.data();
     gemm<T>(false, true, nr, nk, D, T(1), dY, C, V, C, T(0), d, nk);
-    if (gr.dv) gemm<T>(true, false, nk, D, nr, T(1), a, nk, dY, C, T(1), gr.dv + o + bl.k0 * C, C);
+    const T* kept = a;  // the weights y was made from
+    if (drop > 0) {     // step "dropout" back: y came from the masked a, so da is masked too
+      for (int64_t row = 0; row < nr; ++row) {
+        const RowSpan sp = span(b, bl, row);
+        dropout_block_row(b, h, bl, row, sp, a, sc.ad.data());
+        zero_outside(sc.ad.data(), nk, row, sp);
+        dropout_block_row(b, h, bl, row, sp, d, d);
+      }
+      kept = sc.ad.data();
+    }
+    if (gr.dv) gemm<T>(true, false, nk, D, nr, T(1), kept, nk, dY, C, T(1), gr.dv + o + bl.k0 * C, C);
     // step "softmax" back: dlogit = a (da - a·da), in place
     for (int64_t row = 0; row < nr; ++row) {
       const RowSpan sp = span(b, bl, row);
@@ -340,7 +365,7 @@ Kernel<T> make_kernel(const AttentionInputs& in, const AttentionSpec& spec, cons
                    spec.cope && spec.gates == GateSource::sep_key ? ptr(in.gate_k) : nullptr,
                    spec.cope ? ptr(in.e) : nullptr, spec.rel ? ptr(in.r) : nullptr,
                    spec.rope ? sv.cos.template data<T>() : nullptr, spec.rope ? sv.sin.template data<T>() : nullptr,
-                   in.starts.defined() ? in.starts.data<int64_t>() : nullptr};
+                   in.starts.defined() ? in.starts.data<int64_t>() : nullptr, in.dropout, in.dropout_seed};
 }
 
 // x's gradient buffer, or null where x takes no gradient.

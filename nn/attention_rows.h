@@ -27,6 +27,25 @@ namespace mc::rows {
 
 // ---- scalar pieces ------------------------------------------------------------------------
 
+// Attention dropout's mask without storing it: weight (bh, i, j) of a call's [B·H, L, L]
+// weights survives with probability 1 - p, by a hash of (seed, bh, i, j) (SplitMix64's
+// finaliser), so the backward pass and the composed form can draw the same mask again.
+inline bool dropout_keep(uint64_t seed, int64_t bh, int64_t i, int64_t j, int64_t L, double p) {
+  uint64_t x = seed + 0x9e3779b97f4a7c15ULL * (uint64_t((bh * L + i) * L + j) + 1);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return double(x >> 11) * 0x1.0p-53 >= p;  // a uniform draw in [0, 1), 53 bits
+}
+
+// Applies that mask to n weights of row i (keys j0 .. j0+n-1): kept ones times `scale`
+// = 1/(1-p), dropped ones 0; from `in` into `out` (which may be `in`).
+template <class T>
+void dropout_row(const T* in, int64_t n, uint64_t seed, int64_t bh, int64_t i, int64_t j0, int64_t L, double p,
+                 T scale, T* out) {
+  for (int64_t j = 0; j < n; ++j) out[j] = dropout_keep(seed, bh, i, j0 + j, L, p) ? in[j] * scale : T(0);
+}
+
 // exp: in f32 the vectorisable fast_expf (tensor/fast_math.h); in f64, as gradient
 // checks need, libm's.
 template <class T>

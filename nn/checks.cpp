@@ -10,7 +10,7 @@ namespace mc {
 
 AttentionInputs AttentionCase::as_inputs(const std::vector<Var>& v) const {
   auto pick = [&](int i) { return i >= 0 ? v.at(size_t(i)) : Var(); };
-  return AttentionInputs{v.at(0), v.at(1), v.at(2), pick(gate_k), pick(e), pick(r), starts};
+  return AttentionInputs{v.at(0), v.at(1), v.at(2), pick(gate_k), pick(e), pick(r), starts, dropout, dropout_seed};
 }
 
 AttentionCase make_attention_case(const AttentionSpec& spec, int64_t B, int64_t L, int64_t D, uint64_t seed,
@@ -109,6 +109,7 @@ std::vector<std::pair<std::string, ModelConfig>> model_variants() {
   with("cope+rel,every=2", "cope+rel", [](ModelConfig& c) { c.every = 2; });
   with("cope,post_norm,tied", "cope", [](ModelConfig& c) { c.post_norm = true, c.tied = true; });
   with("rope,gelu_erf", "rope", [](ModelConfig& c) { c.gelu = "erf"; });
+  with("cope,relu,post_norm", "cope", [](ModelConfig& c) { c.activation = "relu", c.post_norm = true; });
   return out;
 }
 
@@ -144,6 +145,17 @@ void register_nn_checks() {
       for (const bool pack : {false, true}) {
         add_op_check({"attention", "attention[" + a.name + (pack ? ",packed" : "") + "]", [a, pack, packed] {
                         const AttentionCase c = make_attention_case(a.spec, 2, 5, 4, 1234, 1e-3, false, pack ? packed : Tensor());
+                        return gradcheck(
+                            [a, c](const std::vector<Var>& v) { return attention_fused(c.as_inputs(v), a.spec); }, c.tensors);
+                      }});
+      }
+    // Attention dropout: a fixed mask (one seed), so the function is differentiable.
+    for (const int variant : {3, 5, 2})  // cope, cope+rope, rope
+      for (const bool pack : {false, true}) {
+        const AttentionVariant a = kernel_cases[size_t(variant)];
+        add_op_check({"attention", "attention[" + a.name + ",attn_dropout" + (pack ? ",packed" : "") + "]", [a, pack, packed] {
+                        AttentionCase c = make_attention_case(a.spec, 2, 5, 4, 1234, 1e-3, false, pack ? packed : Tensor());
+                        c.dropout = 0.3, c.dropout_seed = 99;
                         return gradcheck(
                             [a, c](const std::vector<Var>& v) { return attention_fused(c.as_inputs(v), a.spec); }, c.tensors);
                       }});

@@ -19,6 +19,8 @@ struct AttentionCase {
   std::vector<Tensor> tensors;          // q, k, v, then those of gate_k, e, r that the spec uses
   int gate_k = -1, e = -1, r = -1;      // their positions in tensors (-1: not used)
   Tensor starts;                        // [B,L] packed examples (AttentionInputs::starts), or undefined
+  double dropout = 0.0;                 // attention dropout, with a fixed mask (AttentionInputs::dropout)
+  uint64_t dropout_seed = 0;
   AttentionInputs as_inputs(const std::vector<Var>& vars) const;  // vars in tensors' order
 };
 AttentionCase make_attention_case(const AttentionSpec& spec, int64_t B, int64_t L, int64_t D, uint64_t seed,

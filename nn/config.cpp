@@ -20,6 +20,8 @@ void ModelConfig::validate() const {
   if (dim % heads != 0) bad("dim", str(dim) + " is not divisible by heads (" + str(heads) + ")");
   if (mlp_ratio < 1) bad("mlp_ratio", "must be at least 1, got " + str(mlp_ratio));
   if (!(dropout >= 0.0 && dropout < 1.0)) bad("dropout", "must be in [0, 1), got " + std::to_string(dropout));
+  if (!(attn_dropout >= 0.0 && attn_dropout < 1.0)) bad("attn_dropout", "must be in [0, 1), got " + std::to_string(attn_dropout));
+  if (activation != "gelu" && activation != "relu") bad("activation", "must be gelu or relu, got '" + activation + "'");
   if (gelu != "tanh" && gelu != "erf") bad("gelu", "must be tanh or erf, got '" + gelu + "'");
   if (!(ln_eps > 0.0)) bad("ln_eps", "must be positive");
   const std::vector<std::string>& all = position_encodings();

@@ -35,9 +35,11 @@ struct ModelConfig {
   int64_t heads = 4;      // C must divide by heads; head size D = C / heads
   int64_t mlp_ratio = 4;  // MLP hidden width = mlp_ratio * C
   double dropout = 0.0;   // on the embedding output and each residual branch
+  double attn_dropout = 0.0;  // on the attention weights (the official CoPE code's dropout does this too)
   bool post_norm = false; // LayerNorm after each residual add (the paper's counting runs)
   bool tied = false;      // output projection shares the token embedding
-  std::string gelu = "tanh";  // "tanh" or "erf"
+  std::string activation = "gelu";  // the MLP's: "gelu" or "relu" (the official CoPE code's simpledec)
+  std::string gelu = "tanh";        // GELU's form: "tanh" or "erf"
   double ln_eps = 1e-5;
 
   // Position encoding: one of position_encodings() above.

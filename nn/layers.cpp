@@ -36,15 +36,15 @@ LayerNorm::LayerNorm(int64_t dim, double eps_, DType dtype)
   register_parameter("bias", bias, Decay::no);
 }
 
-MLP::MLP(int64_t dim, int64_t hidden, bool gelu_erf_form, double init_std, double out_std, Generator& gen, DType dtype)
-    : fc1(dim, hidden, true, init_std, gen, dtype), fc2(hidden, dim, true, out_std, gen, dtype), erf(gelu_erf_form) {
+MLP::MLP(int64_t dim, int64_t hidden, Activation activation, double init_std, double out_std, Generator& gen, DType dtype)
+    : fc1(dim, hidden, true, init_std, gen, dtype), fc2(hidden, dim, true, out_std, gen, dtype), act(activation) {
   register_module("fc1", fc1);
   register_module("fc2", fc2);
 }
 
 Var MLP::forward(const Var& x) const {
   Var h = fc1.forward(x);
-  return fc2.forward(erf ? gelu_erf(h) : gelu_tanh(h));
+  return fc2.forward(act == Activation::relu ? relu(h) : act == Activation::gelu_erf ? gelu_erf(h) : gelu_tanh(h));
 }
 
 }  // namespace mc

@@ -29,13 +29,15 @@ class LayerNorm : public Module {
   double eps;
 };
 
-// fc2(gelu(fc1(x))), hidden width `hidden`.
+enum class Activation { gelu_tanh, gelu_erf, relu };
+
+// fc2(act(fc1(x))), hidden width `hidden`; act is GELU (either form) or ReLU.
 class MLP : public Module {
  public:
-  MLP(int64_t dim, int64_t hidden, bool gelu_erf, double init_std, double out_std, Generator& gen, DType dtype);
+  MLP(int64_t dim, int64_t hidden, Activation act, double init_std, double out_std, Generator& gen, DType dtype);
   Var forward(const Var& x) const;
   Linear fc1, fc2;
-  bool erf;
+  Activation act;
 };
 
 }  // namespace mc

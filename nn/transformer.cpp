@@ -54,8 +54,10 @@ CausalSelfAttention::CausalSelfAttention(const ModelConfig& cfg, int64_t layer, 
   }
 }
 
-Var CausalSelfAttention::forward(const Var& x, const Tensor& starts, bool composed, AttentionTrace* trace) const {
-  AttentionInputs in{q.forward(x), k.forward(x), v.forward(x), gate_k ? gate_k->forward(x) : Var(), e, r, starts};
+Var CausalSelfAttention::forward(const Var& x, const Tensor& starts, bool composed, AttentionTrace* trace,
+                                 double attn_dropout, uint64_t dropout_seed) const {
+  AttentionInputs in{q.forward(x), k.forward(x), v.forward(x), gate_k ? gate_k->forward(x) : Var(), e, r,
+                     starts, attn_dropout, dropout_seed};
   Var y = composed ? attention_composed(in, spec) : attention_fused(in, spec, trace);
   return out.forward(y);
 }
@@ -64,9 +66,13 @@ Block::Block(const ModelConfig& cfg, int64_t layer, const Var* shared_e, Generat
     : ln1(cfg.dim, cfg.ln_eps, dtype),
       ln2(cfg.dim, cfg.ln_eps, dtype),
       attn(cfg, layer, shared_e, gen, dtype),
-      mlp(cfg.dim, cfg.mlp_ratio * cfg.dim, cfg.gelu == "erf", kInitStd, out_std(cfg), gen, dtype),
+      mlp(cfg.dim, cfg.mlp_ratio * cfg.dim, cfg.activation == "relu" ? Activation::relu
+                                            : cfg.gelu == "erf"       ? Activation::gelu_erf
+                                                                      : Activation::gelu_tanh,
+          kInitStd, out_std(cfg), gen, dtype),
       post_norm(cfg.post_norm),
-      drop_p(cfg.dropout) {
+      drop_p(cfg.dropout),
+      attn_drop_p(cfg.attn_dropout) {
   register_module("ln1", ln1);
   register_module("attn", attn);
   register_module("ln2", ln2);
@@ -75,11 +81,14 @@ Block::Block(const ModelConfig& cfg, int64_t layer, const Var* shared_e, Generat
 
 Var Block::forward(const Var& x, const Tensor& starts, Generator& drop, bool composed, AttentionTrace* trace) const {
   const bool on = training();
+  // attention dropout's seed is drawn only when it is on, so runs without it keep their streams
+  const double pa = on ? attn_drop_p : 0.0;
+  const uint64_t seed = pa > 0 ? drop.next_u64() : 0;
   if (post_norm) {
-    Var h = ln1.forward(add(x, dropout(attn.forward(x, starts, composed, trace), drop_p, drop, on)));
+    Var h = ln1.forward(add(x, dropout(attn.forward(x, starts, composed, trace, pa, seed), drop_p, drop, on)));
     return ln2.forward(add(h, dropout(mlp.forward(h), drop_p, drop, on)));
   }
-  Var h = add(x, dropout(attn.forward(ln1.forward(x), starts, composed, trace), drop_p, drop, on));
+  Var h = add(x, dropout(attn.forward(ln1.forward(x), starts, composed, trace, pa, seed), drop_p, drop, on));
   return add(h, dropout(mlp.forward(ln2.forward(h)), drop_p, drop, on));
 }
 

@@ -27,7 +27,9 @@ class CausalSelfAttention : public Module {
   // shared_e: the CoPE table of an earlier layer when cfg.shared (else a new one is made).
   CausalSelfAttention(const ModelConfig& cfg, int64_t layer, const Var* shared_e, Generator& gen, DType dtype);
   // [B,L,C] -> [B,L,C]; starts [B,L] i64 or undefined (Transformer::forward)
-  Var forward(const Var& x, const Tensor& starts, bool composed, AttentionTrace* trace) const;
+  // attn_dropout: on the weights, this call (0: none), its mask drawn from dropout_seed.
+  Var forward(const Var& x, const Tensor& starts, bool composed, AttentionTrace* trace, double attn_dropout = 0.0,
+              uint64_t dropout_seed = 0) const;
   Var forward_cached(const Var& x, KVCache::Layer& cache) const;          // [B,n,C] new tokens
   AttentionSpec spec;
   Linear q, k, v, out;
@@ -45,7 +47,7 @@ class Block : public Module {
   CausalSelfAttention attn;
   MLP mlp;
   bool post_norm;
-  double drop_p;
+  double drop_p, attn_drop_p;
 };
 
 class Transformer : public Module {

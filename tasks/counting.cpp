@@ -43,6 +43,10 @@ class Counting : public Task {
  public:
   explicit Counting(const TaskOptions& o) : opt_(o) {
     name_ = "counting";
+    // the question ("print x") and a one-word answer must fit, with one statement word
+    require(!o.cut_left || o.context >= 4, "seq",
+            "counting: --cut-left needs --seq of at least 4 (the question, the answer and some program), got " +
+                std::to_string(o.context));
     if (!o.data.empty()) {
       load(o.data);
       return;
@@ -55,8 +59,12 @@ class Counting : public Task {
     set_vocab(words);
   }
   int64_t context() const override {
-    if (!files_.empty()) return file_context_;
-    return 4 * opt_.max_steps + 3 - 1;  // statements of at most 4 words, "print x", the answer
+    // statements of at most 4 words, "print x", the answer
+    const int64_t longest = files_.empty() ? 4 * opt_.max_steps + 3 - 1 : file_context_;
+    return opt_.cut_left ? std::min(longest, opt_.context) : longest;
+  }
+  std::span<const Example> training_set() const override {
+    return files_.empty() ? std::span<const Example>() : std::span<const Example>(files_.at("train"));
   }
   Example sample(Generator& g) const override {
     if (!files_.empty()) {
@@ -66,6 +74,7 @@ class Counting : public Task {
     return encode(generate(g));
   }
   std::vector<std::string> splits() const override { return {"valid", "test"}; }
+  std::string shortcut() const override { return "count every ++ after the last = 0 of any variable"; }
   int64_t eval_tokens() const override {
     if (files_.empty()) return 2 * opt_.eval_size * (context() + 1);
     int64_t n = 0;
@@ -111,11 +120,31 @@ class Counting : public Task {
     Example e;
     for (const std::string* part : {&r.context, &r.question})
       for (const std::string& w : split_words(*part)) e.tokens.push_back(index_.at(w));
-    const size_t answer_at = e.tokens.size();
+    size_t answer_at = e.tokens.size();
     for (const std::string& w : split_words(r.answer)) e.tokens.push_back(index_.at(w));
+    // cut_left: keep the last context + 1 tokens — the end of the program, the question
+    // and the answer (context >= the question and answer's length, checked in the constructor)
+    if (opt_.cut_left && int64_t(e.tokens.size()) > opt_.context + 1) {
+      const size_t drop = e.tokens.size() - size_t(opt_.context + 1);
+      e.tokens.erase(e.tokens.begin(), e.tokens.begin() + int64_t(drop));
+      answer_at -= drop;
+    }
     e.scored.assign(e.tokens.size() - 1, 0);
     for (size_t t = answer_at; t < e.tokens.size(); ++t) e.scored[t - 1] = 1;
+    e.shortcut_right = shortcut_right(e.tokens, answer_at);
     return e;
+  }
+  // The variable-blind shortcut on a program whose answer starts at answer_at: the
+  // number of "++;" after the last "=" of the input (of any variable; all of them when
+  // the input holds no "="), as a word. 1 when that is the answer, else 0; -1 when the
+  // vocabulary has no "++;" or "=" (a data file of another format).
+  int8_t shortcut_right(const std::vector<int64_t>& tokens, size_t answer_at) const {
+    const auto inc = index_.find("++;"), set = index_.find("=");
+    if (inc == index_.end() || set == index_.end()) return -1;
+    int64_t count = 0;
+    for (size_t t = 0; t < answer_at; ++t) count = tokens[t] == set->second ? 0 : count + (tokens[t] == inc->second);
+    const auto guess = index_.find(std::to_string(count));
+    return guess != index_.end() && tokens.size() == answer_at + 1 && tokens[answer_at] == guess->second;
   }
   // One program, as the official generator draws it (failed draws are retried).
   CountingRecord generate(Generator& g) const {

@@ -26,6 +26,11 @@ struct Example {
   // scored[t] = 1 when predicting tokens[t+1] from tokens[0..t] counts (loss and
   // error); size tokens.size() - 1.
   std::vector<uint8_t> scored;
+  // The task's shortcut on this example — a trivial strategy that ignores what the task
+  // is about (Counting: count every "++;" after the last "= 0 ;", whichever variable;
+  // docs/tasks.md) — reported beside the model: 1 it answers right, 0 wrong, -1 the task
+  // has none. Evaluation reports its error and the model's error where it is wrong.
+  int8_t shortcut_right = -1;
 };
 
 // Options of every task (each uses its own; docs/tasks.md gives the defaults' reasons).
@@ -42,13 +47,14 @@ struct TaskOptions {
   // counting
   int64_t vars = 3;              // 1, 3 or 5 in the paper
   int64_t max_steps = 16;        // statements per program: 3..max_steps
+  bool cut_left = false;         // programs longer than `context` lose their first tokens (the official collator)
   std::string data;              // counting: a folder with train/valid/test.jsonl (official format); text: the file
   // text
   std::string val;               // held-out text (default: the last 10% of data)
   std::string tokenizer = "char";  // byte, char, word
   int64_t vocab_size = 0;        // word: keep at most this many words (0: all)
   int64_t min_count = 1;         // word: keep words seen at least this often
-  int64_t context = 0;           // text: the model's context (windows of context + 1 tokens)
+  int64_t context = 0;           // text: the model's context (windows of context + 1 tokens); counting: cut_left's
   std::vector<std::string> vocab;  // a stored vocabulary (resume, eval, sample): rebuilds the tokenizer
   bool evaluate_only = false;      // text: no training windows are drawn (eval), so the training text may be short
 };
@@ -87,6 +93,11 @@ class Task {
   virtual bool is_text() const { return false; }
   // The unit of one token for bits-per-unit ("byte", "char"), or "" when it has none.
   virtual std::string unit() const { return ""; }
+  // What the task's shortcut (Example::shortcut_right) does, in a phrase, or "" for none.
+  virtual std::string shortcut() const { return ""; }
+  // A fixed training set (Counting's --data), which --epochs reads in shuffled passes;
+  // empty for a task whose sample() draws endlessly.
+  virtual std::span<const Example> training_set() const { return {}; }
 
  protected:
   std::string name_;

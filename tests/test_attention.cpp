@@ -62,6 +62,36 @@ TEST_CASE("fused and composed attention agree: outputs and every gradient") {
     }
 }
 
+TEST_CASE("attention dropout: fused and composed draw the same mask; it drops about p of the weights") {
+  struct Size { int64_t B, H, L, D, npos; };
+  for (const Size& z : {Size{2, 2, 5, 4, 6}, Size{1, 2, 70, 4, 71}, Size{1, 1, 150, 4, 40}})
+    for (const Variant& v : variants(z.H, z.npos)) {
+      AttentionCase c = make_attention_case(v.spec, z.B, z.L, z.D, 7, 0.0, true);
+      const auto plain = run(true, c, v.spec, DType::f64);
+      c.dropout = 0.25, c.dropout_seed = 5;
+      const auto fused = run(true, c, v.spec, DType::f64), composed = run(false, c, v.spec, DType::f64);
+      REQUIRE(fused.size() == composed.size());
+      for (size_t i = 0; i < fused.size(); ++i) {
+        INFO(v.name << " L" << z.L << " tensor " << i);
+        CHECK(scaled_diff(fused[i], composed[i]) < 1e-12);
+      }
+      CHECK(scaled_diff(fused[0], plain[0]) > 1e-3);  // the mask does something
+      c.dropout_seed = 6;                             // another seed, another mask
+      CHECK(scaled_diff(run(true, c, v.spec, DType::f64)[0], fused[0]) > 1e-3);
+    }
+  // the mask keeps 1 - p of the weights, independently of where they are
+  int64_t kept = 0, n = 0;
+  for (int64_t bh = 0; bh < 4; ++bh)
+    for (int64_t i = 0; i < 100; ++i)
+      for (int64_t j = 0; j <= i; ++j) kept += rows::dropout_keep(3, bh, i, j, 100, 0.3), ++n;
+  CHECK(double(kept) / double(n) == doctest::Approx(0.7).epsilon(0.02));
+  AttentionCase c = make_attention_case(variants(2, 6)[3].spec, 2, 5, 4, 7);
+  c.dropout = 1.0;
+  std::vector<Var> vars;
+  for (const Tensor& t : c.tensors) vars.emplace_back(t);
+  CHECK_THROWS_WITH(attention_fused(c.as_inputs(vars), variants(2, 6)[3].spec), doctest::Contains("dropout must be in [0, 1)"));
+}
+
 TEST_CASE("a packed row computes what its examples compute alone, under every encoding and option") {
   // One row of 150 tokens: examples of 70, 53 and 19 tokens (the first and second cross
   // the kernel's 64-row blocks), then 8 tokens of padding, an example of its own. npos 30

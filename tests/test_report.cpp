@@ -41,7 +41,9 @@ TEST_CASE("report: seeds averaged, paper-shaped tables, text at several contexts
     for (int v : {1, 5})
       fake_run(d / ("ct-" + pe + std::to_string(v)),
                "{\"task\":\"counting\",\"pe\":\"" + pe + "\",\"vars\":" + std::to_string(v) + ",\"max-steps\":16,\"data\":\"\"}",
-               "{\"error_rate\":" + std::to_string(pe == "abs" ? 0.5 : 0.01 * v) +
+               "{\"error_rate\":" + std::to_string(pe == "abs" ? 0.5 : 0.01 * v) + ",\"shortcut_error_rate\":" +
+                   std::to_string(0.1 + 0.05 * v) + ",\"binding_examples\":9,\"binding_error_rate\":" +
+                   std::to_string(pe == "abs" ? 1.0 : 0.02 * v) +
                    ",\"loss\":0.2,\"split\":\"test\",\"step\":5,\"task\":\"counting\",\"token_error_rate\":0}\n");
   fake_run(d / "text-cope", "{\"task\":\"text\",\"pe\":\"cope\",\"data\":\"/x/tiny.txt\",\"seq\":64}",
            "{\"loss\":1.0,\"split\":\"valid\",\"step\":5,\"task\":\"text\"}\n");
@@ -57,8 +59,10 @@ TEST_CASE("report: seeds averaged, paper-shaped tables, text at several contexts
   CHECK(o.find("| abs | 1 | 6.8 (1.0) | 21.7 (2.0) | 90.0 (10.0) |") != std::string::npos);
   CHECK(o.find("| cope | 3 | 0.0 ± 0.0 (0.0 ± 0.0) | 20.0 ± 10.0 (2.0 ± 1.0) | 50.0 ± 0.0 (5.0 ± 0.0) |") != std::string::npos);
   CHECK(o.find("abs |") < o.find("cope |"));  // the paper's order of encodings
-  CHECK(o.find("| pe | 1 var (n) | 5 vars (n) |") != std::string::npos);
-  CHECK(o.find("| cope | 1.0 (1) | 5.0 (1) |") != std::string::npos);
+  CHECK(o.find("| pe | 1 var (n) | binding | 5 vars (n) | binding |") != std::string::npos);
+  CHECK(o.find("| abs | 50.0 (1) | 100.0 | 50.0 (1) | 100.0 |") != std::string::npos);
+  CHECK(o.find("| cope | 1.0 (1) | 2.0 | 5.0 (1) | 10.0 |") != std::string::npos);
+  CHECK(o.find("| shortcut (no model) | 15.0 ± 0.0 | 100 | 35.0 ± 0.0 | 100 |") != std::string::npos);
   CHECK(o.find("### tiny.txt, context 64") != std::string::npos);
   CHECK(o.find("| cope | 1 | 2.72 | 7.39 |") != std::string::npos);  // e^1, e^2
   CHECK(o.find("Unfinished runs (no result.jsonl): unfinished") != std::string::npos);

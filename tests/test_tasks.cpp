@@ -3,6 +3,7 @@
 // batches, padded and packed.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -161,6 +162,73 @@ TEST_CASE("counting reads the official generator's JSONL files") {
   CHECK(e.scored.back() == 1);
   // the longest example, "b = 0 ; a = 0 ; b ++; b ++; pass; a ++; print b 2", is 18 words
   CHECK(task->context() == 17);
+}
+
+TEST_CASE("counting: the variable-blind shortcut, on programs worked by hand") {
+  const auto dir = std::filesystem::temp_directory_path() / "minicope_shortcut_test";
+  std::filesystem::create_directories(dir);
+  // context, question, answer, and whether counting every ++ after the last "=" gets it
+  const std::vector<std::tuple<std::string, std::string, std::string, int>> programs = {
+      {"a = 0 ; a ++; a ++;", "print a", "2", 1},
+      {"a = 0 ; b = 0 ; a ++; b ++;", "print a", "1", 0},            // counts b's ++ too: 2
+      {"a = 0 ; a ++; b = 0 ; a ++;", "print a", "2", 0},            // starts again at b = 0: 1
+      {"b = 0 ; pass; a = 0 ; a ++; pass;", "print a", "1", 1},
+      {"a = 0 ; a ++; a ++; a ++; b = 0 ;", "print b", "0", 1},
+      {"b = 0 ; b ++; a = 0 ; pass; pass;", "print b", "1", 0},      // nothing after a = 0: 0
+  };
+  std::ofstream test(dir / "test.jsonl");
+  for (const auto& [context, question, answer, right] : programs)
+    test << R"({"context": ")" << context << R"(", "question": ")" << question << R"(", "answer": ")" << answer << "\"}\n";
+  test.close();
+  std::filesystem::copy_file(dir / "test.jsonl", dir / "train.jsonl", std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(dir / "test.jsonl", dir / "valid.jsonl", std::filesystem::copy_options::overwrite_existing);
+  TaskOptions o;
+  o.name = "counting";
+  o.data = dir.string();
+  const auto task = make_task(o);
+  const std::vector<Example> set = task->eval_set("test");
+  REQUIRE(set.size() == programs.size());
+  for (size_t i = 0; i < set.size(); ++i) {
+    INFO(std::get<0>(programs[i]));
+    CHECK(int(set[i].shortcut_right) == std::get<3>(programs[i]));
+  }
+  CHECK_FALSE(task->shortcut().empty());
+  // generated programs have it too, and the other tasks have none
+  o.data.clear();
+  for (const Example& e : make_task(o)->eval_set("valid")) CHECK(e.shortcut_right >= 0);
+  o.name = "flipflop";
+  CHECK(make_task(o)->eval_set("test")[0].shortcut_right == -1);
+  CHECK(make_task(o)->shortcut().empty());
+}
+
+TEST_CASE("counting --cut-left keeps the end of a long program, its question and its answer") {
+  TaskOptions o;
+  o.name = "counting";
+  o.data = std::string(MINICOPE_SOURCE_DIR) + "/tests/data/counting_official";
+  const Example whole = make_task(o)->eval_set("test")[1];  // c = 0 ; c ++; c ++; print c 2 (9 tokens)
+  o.cut_left = true;
+  o.context = 5;
+  const auto task = make_task(o);
+  CHECK(task->context() == 5);
+  const Example cut = task->eval_set("test")[1];
+  CHECK(task->describe(cut) == "++; c ++; print c 2");
+  REQUIRE(cut.tokens.size() == 6);
+  CHECK(std::equal(cut.tokens.begin(), cut.tokens.end(), whole.tokens.end() - 6));
+  CHECK(cut.scored == std::vector<uint8_t>{0, 0, 0, 0, 1});  // only the answer is scored
+  CHECK(cut.shortcut_right == 1);  // no "=" left: every ++ in the window counts
+  for (const Example& e : task->eval_set("valid")) CHECK(e.tokens.size() <= 6);
+  // short programs are kept whole
+  o.context = 100;
+  CHECK(make_task(o)->eval_set("test")[1].tokens == whole.tokens);
+  // generated programs too; a context too short for the question and answer is refused
+  o.data.clear();
+  o.max_steps = 64;
+  o.context = 40;
+  Generator g(3);
+  const auto generated = make_task(o);
+  for (int n = 0; n < 50; ++n) CHECK(generated->sample(g).tokens.size() <= 41);
+  o.context = 3;
+  CHECK_THROWS_WITH(make_task(o), doctest::Contains("--cut-left needs --seq of at least 4"));
 }
 
 TEST_CASE("bad JSONL lines are reported with file and line") {

@@ -173,6 +173,7 @@ TEST_CASE("a tiny model learns flip-flop within seconds, on every seed tried") {
 }
 
 TEST_CASE("train and eval refuse bad input with one line, and leave a checkpoint intact") {
+  const std::string official = std::string(MINICOPE_SOURCE_DIR) + "/tests/data/counting_official";
   const fs::path d = fresh_dir("errors");
   REQUIRE(cli(tiny(d, {"--steps", "2"})).code == 0);
   const fs::path last = d / "last.safetensors";
@@ -194,6 +195,13 @@ TEST_CASE("train and eval refuse bad input with one line, and leave a checkpoint
       {{"eval", "--ckpt", (d / "nothing.safetensors").string()}, 1, "cannot be read"},
       {{"eval", "--ckpt", d.string(), "--split", "nope"}, 2, "flipflop has no split 'nope'"},
       {{"eval"}, 2, "--ckpt DIR is required"},
+      {tiny(fresh_dir("e11"), {"--epochs", "2"}), 2, "--epochs needs a fixed training set"},
+      {{"train", "--task", "counting", "--data", official, "--epochs", "2", "--steps", "5", "--out", fresh_dir("e12").string()},
+       2, "give --steps or --epochs, not both"},
+      {{"train", "--task", "counting", "--cut-left", "--out", fresh_dir("e13").string()}, 2, "--cut-left cuts programs to --seq: give --seq"},
+      {tiny(fresh_dir("e14"), {"--cut-left"}), 2, "--cut-left applies to --task counting"},
+      {tiny(fresh_dir("e15"), {"--activation", "tanh"}), 2, "--activation expects one of"},
+      {tiny(fresh_dir("e16"), {"--attn-dropout", "1"}), 2, "--attn-dropout"},
   };
   for (const Case& c : cases) {
     const Run r = cli(c.args);
@@ -215,6 +223,34 @@ TEST_CASE("train and eval refuse bad input with one line, and leave a checkpoint
     CHECK(one_error_line(r));
     CHECK(r.err.find(want) != std::string::npos);
   }
+}
+
+TEST_CASE("--epochs reads a fixed training set in passes, each shuffled anew") {
+  for (int64_t n : {1, 2, 7, 100}) {
+    for (int64_t pass : {0, 1}) {
+      std::vector<int64_t> order = epoch_order(n, 3, pass);
+      CHECK(epoch_order(n, 3, pass) == order);  // deterministic
+      std::sort(order.begin(), order.end());
+      for (int64_t i = 0; i < n; ++i) CHECK(order[size_t(i)] == i);  // a permutation
+    }
+  }
+  CHECK(epoch_order(100, 3, 0) != epoch_order(100, 3, 1));  // a new order each pass
+  CHECK(epoch_order(100, 3, 0) != epoch_order(100, 4, 0));  // and each seed
+  // the official files hold 3 training programs: 3 passes in batches of 2 are 5 steps,
+  // and the run resumes exactly (the order does not depend on where a run stopped)
+  const std::string official = std::string(MINICOPE_SOURCE_DIR) + "/tests/data/counting_official";
+  auto args = [&](const fs::path& out, std::vector<std::string> extra) {
+    std::vector<std::string> a = {"train", "--task", "counting", "--data", official, "--epochs", "3", "--batch", "2",
+                                  "--layers", "1", "--dim", "8", "--heads", "2", "--threads", "1", "--out", out.string()};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  const fs::path straight = fresh_dir("epochs1"), resumed = fresh_dir("epochs2");
+  REQUIRE(cli(args(straight, {})).code == 0);
+  CHECK(bytes_of(straight / "config.json").find("\"steps\": 5") != std::string::npos);
+  REQUIRE(cli(args(resumed, {"--stop-after", "1"})).code == 0);
+  REQUIRE(cli({"train", "--resume", "--out", resumed.string(), "--threads", "1"}).code == 0);
+  CHECK(bytes_of(straight / "last.safetensors") == bytes_of(resumed / "last.safetensors"));
 }
 
 TEST_CASE("a config file sets the run, and flags override it") {
@@ -345,7 +381,7 @@ TEST_CASE("a failed save names the file and leaves the previous checkpoint as it
 TEST_CASE("evaluation of packed chunks gives the numbers of unpacked ones (Counting, f64)") {
   TaskOptions o;
   o.name = "counting";
-  o.max_steps = 8;
+  o.max_steps = 32;  // long enough that the shortcut fails on some programs
   o.eval_size = 40;
   const auto task = make_task(o);
   const std::vector<Example> set = task->eval_set("valid");
@@ -364,5 +400,22 @@ TEST_CASE("evaluation of packed chunks gives the numbers of unpacked ones (Count
     CHECK(one.error_rate == packed.error_rate);
     CHECK(one.token_error_rate == packed.token_error_rate);
     CHECK((one.examples == 40 && packed.examples == 40 && one.scored == packed.scored));
+    // the shortcut's error, and the model's error on the examples the shortcut gets wrong:
+    // the same as evaluating those examples alone
+    std::vector<Example> binding;
+    int64_t shortcut_wrong = 0;
+    for (const Example& e : set) {
+      REQUIRE(e.shortcut_right >= 0);
+      if (e.shortcut_right == 0) binding.push_back(e), ++shortcut_wrong;
+    }
+    REQUIRE(!binding.empty());
+    CHECK(packed.shortcut_examples == 40);
+    CHECK(packed.shortcut_error_rate == doctest::Approx(double(shortcut_wrong) / 40));
+    CHECK(packed.binding_examples == shortcut_wrong);
+    CHECK(packed.binding_error_rate == doctest::Approx(evaluate(m, "binding", binding, 16).error_rate));
+    CHECK(one.binding_error_rate == packed.binding_error_rate);
+    const std::string line = metrics_line(*task, packed, 0);
+    CHECK(line.find("\"shortcut_error_rate\"") != std::string::npos);
+    CHECK(line.find("\"binding_error_rate\"") != std::string::npos);
   }
 }

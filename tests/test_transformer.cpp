@@ -39,6 +39,8 @@ TEST_CASE("bad configurations are refused with the field named") {
   { auto b = c; b.layers = 0; expect_config_error(b, "config: layers:"); }
   { auto b = c; b.dropout = 1.0; expect_config_error(b, "config: dropout:"); }
   { auto b = c; b.gelu = "relu"; expect_config_error(b, "config: gelu:"); }
+  { auto b = c; b.activation = "tanh"; expect_config_error(b, "config: activation: must be gelu or relu"); }
+  { auto b = c; b.attn_dropout = -0.1; expect_config_error(b, "config: attn_dropout:"); }
   { auto b = c; b.pe = "cope"; b.rel_cap = 3; expect_config_error(b, "config: rel_cap: needs pe rel or cope+rel"); }
   { auto b = c; b.pe = "cope+rel"; b.every = 3; expect_config_error(b, "config: every: 3 is more than layers (2)"); }
   CHECK_THROWS_AS(Transformer(ModelConfig{}, 1), ConfigError);  // vocab unset
@@ -149,6 +151,30 @@ TEST_CASE("dropout acts in training mode only, and is seeded") {
   a.eval();
   CHECK_FALSE(a.training());
   CHECK(bitwise_equal(a.forward(ids).value(), a.forward(ids).value()));
+}
+
+TEST_CASE("attention dropout acts in training mode only and is seeded; relu is an activation") {
+  for (const char* pe : {"cope", "rope", "abs"}) {
+    INFO(pe);
+    ModelConfig c = small_check_config(pe);
+    Transformer plain(c, 1);
+    c.attn_dropout = 0.5;
+    Transformer a(c, 1), b(c, 1);
+    const Tensor ids = tokens(2, 6, 5, 2);
+    CHECK(bitwise_equal(a.forward(ids).value(), b.forward(ids).value()));  // same seed, same masks
+    const Tensor t1 = a.forward(ids).value(), t2 = a.forward(ids).value();
+    CHECK_FALSE(bitwise_equal(t1, t2));                                    // a new mask each call
+    a.eval();
+    plain.eval();
+    CHECK(bitwise_equal(a.forward(ids).value(), plain.forward(ids).value()));  // none in evaluation
+  }
+  // ReLU replaces GELU in the MLP
+  ModelConfig r = small_check_config("cope");
+  Transformer g(r, 1);
+  r.activation = "relu";
+  Transformer u(r, 1);
+  const Tensor ids = tokens(2, 6, 5, 2);
+  CHECK_FALSE(bitwise_equal(g.forward(ids).value(), u.forward(ids).value()));
 }
 
 TEST_CASE("a causal model: changing a later token leaves earlier logits alone") {

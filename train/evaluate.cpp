@@ -1,6 +1,7 @@
 // evaluate.cpp — evaluation of fixed example sets (evaluate.h).
 #include "train/evaluate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -20,16 +21,18 @@ namespace {
 struct ScoreSums {
   double loss = 0.0;  // the summed cross-entropy
   int64_t scored = 0, wrong_tokens = 0, wrong_examples = 0;
+  int64_t shortcut_examples = 0, shortcut_wrong = 0, binding_wrong = 0;  // binding: model and shortcut wrong
 };
 
 // Adds the scored predictions of each example of batch b (at its place in the rows) to
-// `sums`, from the batch's logits [R,L,V] in f64.
-void score_examples(const TokenBatch& b, const Tensor& logits, ScoreSums& sums) {
+// `sums`, from the batch's logits [R,L,V] in f64; examples are the batch's, in order.
+void score_examples(std::span<const Example> examples, const TokenBatch& b, const Tensor& logits, ScoreSums& sums) {
   const int64_t L = b.inputs.size(1), V = logits.size(2);
   const double* lp = logits.data<double>();
   const int64_t* tg = b.targets.data<int64_t>();
   const float* mk = b.mask.data<float>();
-  for (const TokenBatch::Place& p : b.places) {
+  for (size_t e = 0; e < b.places.size(); ++e) {
+    const TokenBatch::Place& p = b.places[e];
     bool example_wrong = false;
     for (int64_t i = p.row * L + p.offset; i < p.row * L + p.offset + p.length; ++i) {
       if (mk[i] == 0.0f) continue;
@@ -45,8 +48,15 @@ void score_examples(const TokenBatch& b, const Tensor& logits, ScoreSums& sums) 
       if (arg != tg[i]) ++sums.wrong_tokens, example_wrong = true;
     }
     sums.wrong_examples += example_wrong;
+    if (const int8_t shortcut = examples[e].shortcut_right; shortcut >= 0) {
+      ++sums.shortcut_examples;
+      sums.shortcut_wrong += shortcut == 0;
+      sums.binding_wrong += shortcut == 0 && example_wrong;
+    }
   }
 }
+
+double ratio(int64_t part, int64_t whole) { return whole ? double(part) / double(whole) : 0.0; }
 
 }  // namespace
 
@@ -65,19 +75,26 @@ EvalMetrics evaluate(Transformer& model, const std::string& split, const std::ve
   for (int64_t at = lo; at < hi; at += batch) {
     const auto chunk = std::span<const Example>(set).subspan(size_t(at), size_t(std::min(hi, at + batch) - at));
     const TokenBatch b = smallest_batch(chunk, model.config().seq);
-    score_examples(b, model.forward(b.inputs, b.starts).value().to(DType::f64), sums);  // logits [R,L,V]
+    score_examples(chunk, b, model.forward(b.inputs, b.starts).value().to(DType::f64), sums);  // logits [R,L,V]
     m.examples += int64_t(chunk.size());
   }
   if (comm && comm->distributed()) {  // counts below 2^53 are exact in a double
-    double all[5] = {sums.loss, double(sums.scored), double(m.examples), double(sums.wrong_examples), double(sums.wrong_tokens)};
-    comm->sum(all, 5, "summing the evaluation of split '" + split + "'");
+    double all[8] = {sums.loss,          double(sums.scored),         double(m.examples),
+                     double(sums.wrong_examples), double(sums.wrong_tokens), double(sums.shortcut_examples),
+                     double(sums.shortcut_wrong), double(sums.binding_wrong)};
+    comm->sum(all, 8, "summing the evaluation of split '" + split + "'");
     sums.loss = all[0], sums.scored = int64_t(all[1]), m.examples = int64_t(all[2]);
     sums.wrong_examples = int64_t(all[3]), sums.wrong_tokens = int64_t(all[4]);
+    sums.shortcut_examples = int64_t(all[5]), sums.shortcut_wrong = int64_t(all[6]), sums.binding_wrong = int64_t(all[7]);
   }
   m.scored = sums.scored;
   m.loss = m.scored ? sums.loss / double(m.scored) : 0.0;
-  m.error_rate = m.examples ? double(sums.wrong_examples) / double(m.examples) : 0.0;
-  m.token_error_rate = m.scored ? double(sums.wrong_tokens) / double(m.scored) : 0.0;
+  m.error_rate = ratio(sums.wrong_examples, m.examples);
+  m.token_error_rate = ratio(sums.wrong_tokens, m.scored);
+  m.shortcut_examples = sums.shortcut_examples;
+  m.shortcut_error_rate = ratio(sums.shortcut_wrong, sums.shortcut_examples);
+  m.binding_examples = sums.shortcut_wrong;
+  m.binding_error_rate = sums.shortcut_wrong ? ratio(sums.binding_wrong, sums.shortcut_wrong) : NAN;
   model.train(was_training);
   return m;
 }
@@ -92,6 +109,11 @@ std::string metrics_line(const Task& task, const EvalMetrics& m, int64_t step) {
     j["error_rate"] = m.error_rate;
     j["token_error_rate"] = m.token_error_rate;
     j["examples"] = m.examples;
+  }
+  if (m.shortcut_examples > 0) {  // null: no example where the shortcut is wrong
+    j["shortcut_error_rate"] = m.shortcut_error_rate;
+    j["binding_examples"] = m.binding_examples;
+    j["binding_error_rate"] = m.binding_examples ? nlohmann::json(m.binding_error_rate) : nlohmann::json(nullptr);
   }
   return j.dump();
 }
@@ -115,13 +137,23 @@ void print_metrics(std::ostream& out, const Task& task, const std::vector<EvalMe
     return;
   }
   const char* tok = task.name() == "flipflop" ? "read error" : "token error";
-  std::snprintf(line, sizeof line, "%-8s %10s %12s %12s %9s\n", "split", "loss", "error", tok, "examples");
-  out << line;
+  const bool shortcut = std::any_of(ms.begin(), ms.end(), [](const EvalMetrics& m) { return m.shortcut_examples > 0; });
+  std::snprintf(line, sizeof line, "%-8s %10s %12s %12s %9s", "split", "loss", "error", tok, "examples");
+  out << line << (shortcut ? "     shortcut   binding (n)\n" : "\n");
   for (const EvalMetrics& m : ms) {
-    std::snprintf(line, sizeof line, "%-8s %10.4f %11.2f%% %11.2f%% %9lld\n", m.split.c_str(), m.loss, 100 * m.error_rate,
+    std::snprintf(line, sizeof line, "%-8s %10.4f %11.2f%% %11.2f%% %9lld", m.split.c_str(), m.loss, 100 * m.error_rate,
                   100 * m.token_error_rate, (long long)m.examples);
     out << line;
+    if (shortcut) {
+      std::snprintf(line, sizeof line, " %11.2f%% %8.2f%% (%lld)", 100 * m.shortcut_error_rate, 100 * m.binding_error_rate,
+                    (long long)m.binding_examples);
+      out << line;
+    }
+    out << "\n";
   }
+  if (shortcut)
+    out << "shortcut: its error (" << task.shortcut() << "); binding: the model's error on the\n"
+           "examples the shortcut gets wrong, and how many (docs/tasks.md)\n";
 }
 
 }  // namespace mc

@@ -16,6 +16,11 @@ struct EvalMetrics {
   double error_rate = 0;        // sequences with any scored prediction wrong
   double token_error_rate = 0;  // scored predictions wrong (Flip-Flop: per read)
   int64_t examples = 0, scored = 0;
+  // The task's shortcut (Example::shortcut_right), where the examples have one:
+  int64_t shortcut_examples = 0;   // examples it was judged on (0: the task has none)
+  double shortcut_error_rate = 0;  // its error on them
+  int64_t binding_examples = 0;    // those it gets wrong (Counting: where binding matters)
+  double binding_error_rate = 0;   // the model's error on those (NaN when there are none)
   std::string unit;             // text: "byte" or "char" when bits per unit mean something
   double ppl() const;           // exp(loss)
   double bits() const;          // loss / ln 2: bits per byte or character

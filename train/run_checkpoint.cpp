@@ -215,6 +215,7 @@ LoadedRun run_from_file(TensorFile f, const std::string& file, int64_t seq, bool
                                   std::to_string(r.cfg.model.seq) + " positions (rel, rope and cope run longer)");
   }
   if (r.cfg.task.name == "text") r.cfg.task.context = seq > 0 ? seq : r.cfg.model.seq;
+  if (r.cfg.task.cut_left) r.cfg.task.context = r.cfg.model.seq;  // counting: cut to the model's context
   r.cfg.task.evaluate_only = true;  // a loaded run is evaluated (or sampled), not trained
   try {
     r.cfg.model.validate();

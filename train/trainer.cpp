@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <utility>
 
 #include "dist/grad_sync.h"
 #include "dist/ranks.h"
@@ -31,6 +32,14 @@
 namespace mc {
 
 namespace fs = std::filesystem;
+
+std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t pass) {
+  Generator g(seed ^ (0x5e9a55e5ULL + 0x9e3779b97f4a7c15ULL * uint64_t(pass)));
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[size_t(i)] = i;
+  for (int64_t i = n - 1; i > 0; --i) std::swap(order[size_t(i)], order[size_t(g.below(uint64_t(i + 1)))]);  // Fisher-Yates
+  return order;
+}
 
 void resolve(RunConfig& cfg, const Task& task) {
   cfg.model.vocab = int64_t(task.vocab().size());
@@ -214,15 +223,41 @@ class Run {
       if (cfg_.model.seq == 0) cfg_.model.seq = 128;
       cfg_.task.context = cfg_.model.seq;
     }
+    if (cfg_.task.cut_left) {  // counting: programs are cut to the model's context
+      if (cfg_.model.seq == 0) throw SettingError("cut-left", "--cut-left cuts programs to --seq: give --seq");
+      cfg_.task.context = cfg_.model.seq;
+    }
     if (cfg_.batch < comm_.size())
       throw SettingError("batch", "--batch " + std::to_string(cfg_.batch) + " is smaller than the " +
                                       std::to_string(comm_.size()) + " ranks (each rank takes a share of every batch)");
     task_ = opt_.resume ? stored_task(cfg_, last_path_) : make_task(cfg_.task);
     resolve(cfg_, *task_);
+    if (cfg_.epochs > 0 && !opt_.resume) resolve_epochs();
     cfg_.task.vocab.clear();  // stored in the checkpoint's metadata, not in its configuration
     // before the model and the sets are allocated; the ranks on this machine share it
     memory_ = estimate_training_memory(cfg_, *task_);
     if (opt_.memory_check) check_training_memory(memory_, cfg_, launch_from_env().local_size);
+  }
+
+  // --epochs: the run is that many passes over the task's fixed training set.
+  void resolve_epochs() {
+    const int64_t n = int64_t(task_->training_set().size());
+    if (n == 0)
+      throw SettingError("epochs", "--epochs needs a fixed training set (counting with --data); " + task_->name() +
+                                       " draws its examples anew");
+    if (opt_.given.count("steps"))
+      throw SettingError("epochs", "--epochs sets the number of steps; give --steps or --epochs, not both");
+    cfg_.steps = (cfg_.epochs * n + cfg_.batch - 1) / cfg_.batch;
+  }
+
+  // Example n of an --epochs run (n = step * batch + i): pass n / N over the training set
+  // reads it in an order shuffled from the seed and the pass (the same on every rank and
+  // after a resume).
+  const Example& epoch_example(int64_t n) {
+    const std::span<const Example> set = task_->training_set();
+    const int64_t N = int64_t(set.size()), pass = n / N;
+    if (pass != order_pass_) order_ = epoch_order(N, uint64_t(cfg_.seed), pass), order_pass_ = pass;
+    return set[size_t(order_[size_t(n % N)])];
   }
 
   void restore(const TensorFile& resumed) {
@@ -238,7 +273,8 @@ class Run {
   StepResult step() {
     data_rng_before_ = st_.data_rng, dropout_rng_before_ = model_->dropout_rng, mid_step_ = true;
     std::vector<Example> examples;
-    for (int64_t i = 0; i < cfg_.batch; ++i) examples.push_back(task_->sample(st_.data_rng));
+    for (int64_t i = 0; i < cfg_.batch; ++i)
+      examples.push_back(cfg_.epochs > 0 ? epoch_example(st_.step * cfg_.batch + i) : task_->sample(st_.data_rng));
     const auto [lo, hi] = shard(int64_t(examples.size()), comm_);
     const std::span<const Example> mine = std::span<const Example>(examples).subspan(size_t(lo), size_t(hi - lo));
     // uneven examples (Counting) packed into rows of the context, others padded: the same
@@ -414,6 +450,8 @@ class Run {
   // The state before the step in progress, for a lost rank (save_after_lost_rank).
   Generator data_rng_before_, dropout_rng_before_;
   bool mid_step_ = false;
+  std::vector<int64_t> order_;  // --epochs: the shuffled order of the current pass
+  int64_t order_pass_ = -1;
 };
 
 }  // namespace

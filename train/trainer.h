@@ -16,6 +16,10 @@ namespace mc {
 // configuration; throws SettingError naming the setting.
 void resolve(RunConfig& cfg, const Task& task);
 
+// --epochs: the order in which pass `pass` reads a fixed training set of n examples, a
+// permutation of 0..n-1 shuffled from (seed, pass) — the same on every rank and resume.
+std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t pass);
+
 struct TrainOptions {
   std::string out;         // run folder: last.safetensors, best.safetensors, metrics.jsonl
   bool resume = false;     // continue from out/last.safetensors
