@@ -86,9 +86,17 @@ struct Kernel {
   int64_t z_cols(const QueryBlock& bl) const { return std::min(npos, bl.keys() + 1); }
   int64_t zr_cols(const QueryBlock& bl) const { return std::min(nrel, bl.keys()); }
 
+  // The block of queries from i0: kBlock rows, or fewer where a new example starts in a
+  // packed row, so that no row of a block is multiplied against keys of an earlier
+  // example it cannot see (a block that straddled a boundary would compute them and
+  // throw them away). Its first row sees the most keys (starts only step up).
   QueryBlock block(int64_t b, int64_t i0) const {
-    const int64_t i1 = std::min(L, i0 + kBlock);
-    return {i0, i1, first_key(b, i0)};  // starts only step up, so the first row sees the most keys
+    if (i0 >= L) return {L, L, L};  // past the last row: the end of the walk
+    int64_t i1 = std::min(L, i0 + kBlock);
+    if (starts)
+      for (int64_t i = i0 + 1; i < i1; ++i)
+        if (starts[b * L + i] != starts[b * L + i0]) i1 = i;
+    return {i0, i1, first_key(b, i0)};
   }
   RowSpan span(int64_t b, const QueryBlock& bl, int64_t row) const {
     const int64_t i = bl.i0 + row, f = first_key(b, i);
@@ -228,7 +236,7 @@ struct Kernel {
       rope_rows(b, q + off(b, h), sc.qr.data());
       rope_rows(b, k + off(b, h), sc.kr.data());
     }
-    for (int64_t i0 = 0; i0 < L; i0 += kBlock) forward_block(b, h, block(b, i0), sc, y, stats, trace);
+    for (QueryBlock bl = block(b, 0); bl.i0 < L; bl = block(b, bl.i1)) forward_block(b, h, bl, sc, y, stats, trace);
   }
 
   // ---- one block's rows, backward ---------------------------------------------------------
@@ -347,7 +355,7 @@ struct Kernel {
       std::fill(sc.dqr.begin(), sc.dqr.end(), T(0));
       std::fill(sc.dkr.begin(), sc.dkr.end(), T(0));
     }
-    for (int64_t i0 = 0; i0 < L; i0 += kBlock) backward_block(b, h, block(b, i0), sc, gy, stats, gr);
+    for (QueryBlock bl = block(b, 0); bl.i0 < L; bl = block(b, bl.i1)) backward_block(b, h, bl, sc, gy, stats, gr);
     if (spec.rope) {  // step "rope" back: the gradients of the rotated q and k are rotated back
       if (gr.dq) rope_rows_backward(b, sc.dqr.data(), gr.dq + off(b, h));
       if (gr.dk) rope_rows_backward(b, sc.dkr.data(), gr.dk + off(b, h));

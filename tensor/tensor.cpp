@@ -1,12 +1,15 @@
 // tensor.cpp — storage, creation, reshape and element access.
 #include "tensor/tensor.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <sstream>
-#include <unordered_map>
 
 #include "tensor/random.h"
 
@@ -44,11 +47,16 @@ AxisSplit axis_split(const Shape& s, int64_t axis) {
 
 // Storage is 64-byte aligned (a cache line, and what AVX-512 loads like best).
 //
-// Freed blocks of 16 KiB and more are kept, by exact size, for the next tensor of that
-// size. A training step allocates the same shapes every step, so after the first step
-// its buffers come from here: without it, every large buffer was fresh memory from the
-// kernel, zeroed page by page on first touch (about 7% of a step in the profile of
-// docs/benchmarks.md). Contents are never relied on: a new tensor is uninitialised.
+// Freed blocks of 16 KiB and more are kept for the next tensor of about that size. A
+// training step allocates the same shapes every step, so after the first step its
+// buffers come from here: without it, every large buffer was fresh memory from the
+// kernel, zeroed page by page on first touch (about 7% of a G1 step, and 16% of a
+// packed Counting step, in the profiles of docs/benchmarks.md). A request takes the
+// smallest kept block of at least its size and at most a quarter more, so batches
+// whose shapes vary a little from step to step (packed rows: a few more or fewer rows)
+// reuse each other's blocks. The cache holds at most a quarter of the machine's memory
+// (at least 2 GiB): a step's whole working set, for the big batches of long programs.
+// Contents are never relied on: a new tensor is uninitialised.
 namespace {
 class BlockCache {
  public:
@@ -56,14 +64,17 @@ class BlockCache {
     static BlockCache* cache = new BlockCache();  // never destroyed: tensors may outlive statics
     return *cache;
   }
-  void* take(size_t bytes) {
+  // A block of at least `bytes`; *size is set to its real size (what give() takes back).
+  void* take(size_t bytes, size_t* size) {
+    *size = bytes;
     if (bytes >= kMinCached) {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = free_.find(bytes);
-      if (it != free_.end() && !it->second.empty()) {
-        void* p = it->second.back();
-        it->second.pop_back();
-        cached_ -= bytes;
+      auto it = free_.lower_bound(bytes);
+      if (it != free_.end() && it->first <= bytes + bytes / 4) {
+        void* p = it->second;
+        *size = it->first;
+        cached_ -= it->first;
+        free_.erase(it);
         return p;
       }
     }
@@ -74,8 +85,8 @@ class BlockCache {
   void give(void* p, size_t bytes) {
     if (bytes >= kMinCached) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (cached_ + bytes <= kMaxCached) {
-        free_[bytes].push_back(p);
+      if (cached_ + bytes <= max_cached_) {
+        free_.emplace(bytes, p);
         cached_ += bytes;
         return;
       }
@@ -85,17 +96,23 @@ class BlockCache {
 
  private:
   static constexpr size_t kMinCached = size_t(16) << 10;
-  static constexpr size_t kMaxCached = size_t(2) << 30;  // beyond this, freed blocks go back to the system
+  static size_t max_cached() {  // beyond this, freed blocks go back to the system
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    const size_t quarter = pages > 0 && page > 0 ? size_t(pages) * size_t(page) / 4 : 0;
+    return std::max(size_t(2) << 30, quarter);
+  }
   std::mutex mu_;
-  std::unordered_map<size_t, std::vector<void*>> free_;
+  std::multimap<size_t, void*> free_;  // size -> block
   size_t cached_ = 0;
+  const size_t max_cached_ = max_cached();
 };
 }  // namespace
 
 static std::shared_ptr<void> allocate(size_t bytes) {
   const size_t rounded = std::max<size_t>(64, ((bytes + 63) / 64) * 64);
-  void* p = BlockCache::instance().take(rounded);
-  return std::shared_ptr<void>(p, [rounded](void* q) { BlockCache::instance().give(q, rounded); });
+  size_t size = 0;
+  void* p = BlockCache::instance().take(rounded, &size);
+  return std::shared_ptr<void>(p, [size](void* q) { BlockCache::instance().give(q, size); });
 }
 
 Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtype) {
