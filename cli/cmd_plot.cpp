@@ -4,6 +4,8 @@
 //                            step; one series per run (and split), labelled
 //   plot attention --ckpt R  one head's attention weights a[i,j] and, for a CoPE layer,
 //                            its positions p[i,j], for one input, tokens on the axes
+//   plot lengths DIR         Counting: test error against program length (--max-steps),
+//                            one series per encoding, the shortcut's error as a line
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -11,16 +13,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cxxopts.hpp>
+#include <algorithm>
+#include <map>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "plot/report.h"
 #include "plot/svg.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "io/strings.h"
 #include "io/metrics_file.h"
+#include "nn/config.h"
 #include "tasks/tokenizer.h"
 #include "train/run_checkpoint.h"
 
@@ -256,6 +262,59 @@ int plot_attention(const cxxopts::ParseResult& r, const std::string& out_path, s
   return 0;
 }
 
+
+// Counting, a chart per number of variables: each encoding's test error (mean over its
+// seeds) and its binding-subset error (dashed) against --max-steps; the shortcut (no
+// model) in grey.
+int plot_lengths(const cxxopts::ParseResult& r, const std::vector<std::string>& inputs, const std::string& out_path,
+                 std::ostream& out) {
+  if (inputs.size() != 1) throw UsageError("plot lengths needs one folder of runs (as scripts/reproduce.sh writes)");
+  const std::vector<CountingCell> cells = counting_by_length(inputs[0], position_encodings());
+  const auto mean = [](const std::vector<double>& v) {
+    double sum = 0;
+    int n = 0;
+    for (double x : v)
+      if (std::isfinite(x)) sum += x, ++n;
+    return n ? sum / n : NAN;
+  };
+  std::map<int64_t, svg::LineChart> charts;             // vars -> chart
+  std::map<int64_t, std::map<int64_t, double>> shortcut;  // vars -> max_steps -> error
+  std::map<std::pair<int64_t, std::string>, size_t> index;  // (vars, pe) -> its series' place
+  std::vector<std::string> pes;
+  for (const CountingCell& c : cells) {
+    svg::LineChart& ch = charts[c.vars];
+    if (ch.series.empty())
+      ch = {std::to_string(c.vars) + " variable" + (c.vars == 1 ? "" : "s") + ": test error (solid), binding subset (dashed)",
+            "at most this many statements (--max-steps)", "error (%)", {}, "off", 100.0};
+    if (std::find(pes.begin(), pes.end(), c.pe) == pes.end()) pes.push_back(c.pe);
+    const int colour = int(std::find(pes.begin(), pes.end(), c.pe) - pes.begin());
+    if (!index.count({c.vars, c.pe})) {
+      index[{c.vars, c.pe}] = ch.series.size();
+      ch.series.push_back({c.pe, {}, {}, colour, 0});
+      ch.series.push_back({c.pe + " binding", {}, {}, colour, 1});
+    }
+    const size_t k = index.at({c.vars, c.pe});
+    ch.series[k].x.push_back(double(c.max_steps)), ch.series[k].y.push_back(mean(c.error));
+    ch.series[k + 1].x.push_back(double(c.max_steps)), ch.series[k + 1].y.push_back(mean(c.binding));
+    if (std::isfinite(mean(c.shortcut))) shortcut[c.vars][c.max_steps] = mean(c.shortcut);
+  }
+  if (charts.empty())
+    throw UsageError(inputs[0] + " holds no finished counting runs that drew their own programs (--max-steps)");
+  std::vector<svg::LineChart> list;
+  size_t series = 0;
+  for (auto& [vars, ch] : charts) {
+    svg::Series s{"shortcut (no model)", {}, {}, 7, 2};  // grey, dotted
+    for (const auto& [steps, err] : shortcut[vars]) s.x.push_back(double(steps)), s.y.push_back(err);
+    if (!s.x.empty()) ch.series.push_back(std::move(s));
+    series += ch.series.size();
+    list.push_back(std::move(ch));
+  }
+  const std::string title = r.count("title") ? r["title"].as<std::string>() : "Counting: error against program length";
+  write_file(out_path, svg::line_charts(title, list));
+  out << "wrote " << out_path << ": " << series << " series in " << list.size() << (list.size() == 1 ? " chart\n" : " charts\n");
+  return 0;
+}
+
 }  // namespace
 
 int cmd_plot(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -267,9 +326,13 @@ int cmd_plot(const std::vector<std::string>& args, std::ostream& out, std::ostre
                            "      when the values span more than a factor of 20.\n"
                            "  minicope plot attention --ckpt RUN --out FILE.svg\n"
                            "      one head's attention weights a[i,j] and, for a CoPE layer, its positions p[i,j],\n"
-                           "      with the tokens on the axes. The input is --text, or an example of a split.");
-  options.positional_help("curves RUN... | attention");
-  options.add_options()("what", "curves or attention", cxxopts::value<std::string>())(
+                           "      with the tokens on the axes. The input is --text, or an example of a split.\n"
+                           "  minicope plot lengths DIR --out FILE.svg\n"
+                           "      Counting runs of a folder (scripts/reproduce.sh): test error and binding-subset\n"
+                           "      error against --max-steps, one series per encoding (mean over seeds), and the\n"
+                           "      variable-blind shortcut's error as a line.");
+  options.positional_help("curves RUN... | attention | lengths DIR");
+  options.add_options()("what", "curves, attention or lengths", cxxopts::value<std::string>())(
       "runs", "run folders or metrics.jsonl files", cxxopts::value<std::vector<std::string>>())(
       "out", "the SVG file to write", cxxopts::value<std::string>())(
       "title", "the picture's title", cxxopts::value<std::string>());
@@ -292,17 +355,21 @@ int cmd_plot(const std::vector<std::string>& args, std::ostream& out, std::ostre
   (void)err;
   const auto& r = *p.result;
   const std::string what = r.count("what") ? r["what"].as<std::string>() : "";
-  if (what != "curves" && what != "attention")
-    throw UsageError(what.empty() ? "plot needs what to draw: curves or attention" : "plot draws curves or attention, not '" + what + "'");
+  if (what != "curves" && what != "attention" && what != "lengths")
+    throw UsageError(what.empty() ? "plot needs what to draw: curves, attention or lengths"
+                                  : "plot draws curves, attention or lengths, not '" + what + "'");
   if (!r.count("out")) throw UsageError("--out FILE.svg is required");
   const std::string out_path = r["out"].as<std::string>();
   if (out_path.empty()) throw UsageError("--out must not be empty");
   check_target(out_path);  // before any work: refuse to replace what is not a picture
   const std::vector<std::string> runs = r.count("runs") ? r["runs"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  if (what == "curves") {
+  if (what == "curves" || what == "lengths") {
     for (const char* flag : {"ckpt", "text", "example", "layer", "head"})
       if (r.count(flag)) throw UsageError(std::string("--") + flag + " applies to plot attention");
-    return plot_curves(r, runs, out_path, out);
+    if (what == "curves") return plot_curves(r, runs, out_path, out);
+    for (const char* flag : {"labels", "metric", "split"})
+      if (r.count(flag)) throw UsageError(std::string("--") + flag + " applies to plot curves");
+    return plot_lengths(r, runs, out_path, out);
   }
   if (!runs.empty()) throw UsageError("plot attention takes its run from --ckpt, not '" + runs[0] + "'");
   for (const char* flag : {"labels", "metric"})

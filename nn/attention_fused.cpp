@@ -382,16 +382,6 @@ T* grad_of(const Var& x) {
   return x.defined() && x.requires_grad() ? x.grad_buffer().template data<T>() : nullptr;
 }
 
-// Adds the tasks' shares of a shared table's gradient, in task order, into its buffer.
-template <class T>
-void sum_shares(const std::vector<Scratch<T>>& scratch, std::vector<T> Scratch<T>::*share, T* grad) {
-  if (!grad) return;
-  for (const Scratch<T>& sc : scratch) {
-    const std::vector<T>& x = sc.*share;
-    for (size_t n = 0; n < x.size(); ++n) grad[n] += x[n];
-  }
-}
-
 // The backward pass of attention_fused, gy [B,L,C]: every (batch, head) in parallel,
 // each with its own share of de and dr, then the shares summed in (b, h) order.
 template <class T>
@@ -410,8 +400,13 @@ void backward_all(const AttentionInputs& in, const AttentionSpec& spec, const Sa
       shares[size_t(t)].de = sc.de, shares[size_t(t)].dr = sc.dr;
     }
   });
-  sum_shares(shares, &Scratch<T>::de, spec.cope ? grad_of<T>(in.e) : nullptr);
-  sum_shares(shares, &Scratch<T>::dr, spec.rel ? grad_of<T>(in.r) : nullptr);
+  // a shared table's gradient: the tasks' shares added in task order
+  const auto sum_shares = [&](std::vector<T> Scratch<T>::*share, T* grad) {
+    for (size_t t = 0; grad && t < shares.size(); ++t)
+      for (size_t n = 0; n < (shares[t].*share).size(); ++n) grad[n] += (shares[t].*share)[n];
+  };
+  sum_shares(&Scratch<T>::de, spec.cope ? grad_of<T>(in.e) : nullptr);
+  sum_shares(&Scratch<T>::dr, spec.rel ? grad_of<T>(in.r) : nullptr);
 }
 
 }  // namespace

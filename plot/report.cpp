@@ -9,6 +9,7 @@
 #include <ostream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "io/files.h"
 
@@ -242,7 +243,10 @@ void counting_table(std::ostream& out, const std::string& heading, const std::ma
     out << "| shortcut (no model) |";
     for (const auto& [vars, rows] : by_vars) {
       const auto it = shortcut.find(vars);
-      out << " " << (it != shortcut.end() ? it->second.text(1, true) : "—") << " | 100 |";
+      Stat s = it != shortcut.end() ? it->second : Stat{};
+      // runs that share a test set give the same figure: one number, not "x ± 0.0"
+      if (!s.v.empty() && std::all_of(s.v.begin(), s.v.end(), [&](double x) { return x == s.v[0]; })) s.v.resize(1);
+      out << " " << s.text(1, true) << " | 100 |";
     }
     out << "\n";
   }
@@ -275,6 +279,25 @@ void text_table(std::ostream& out, const std::string& heading, const Rows& rows)
 }
 
 }  // namespace
+
+std::vector<CountingCell> counting_by_length(const fs::path& dir, const std::vector<std::string>& pe_order) {
+  std::vector<std::string> unfinished;
+  std::map<std::tuple<int64_t, int, std::string, int64_t>, CountingCell> cells;
+  for (const Run& r : read_runs(dir, unfinished)) {
+    if (get_str(r.cfg, "task") != "counting" || !get_str(r.cfg, "data").empty() || !r.result.count("test")) continue;
+    const std::string pe = get_str(r.cfg, "pe");
+    const int64_t vars = r.cfg.value("vars", int64_t(0)), steps = r.cfg.value("max-steps", int64_t(0));
+    CountingCell& c = cells[{vars, pe_rank(pe, pe_order), pe, steps}];
+    c.vars = vars, c.pe = pe, c.max_steps = steps;
+    const json& test = r.result.at("test");
+    c.error.push_back(num_or_nan(test, "error_rate"));
+    c.binding.push_back(num_or_nan(test, "binding_error_rate"));
+    c.shortcut.push_back(num_or_nan(test, "shortcut_error_rate"));
+  }
+  std::vector<CountingCell> out;
+  for (auto& [key, c] : cells) out.push_back(std::move(c));
+  return out;
+}
 
 void write_report(std::ostream& out, const fs::path& dir, const std::vector<std::string>& pe_order) {
   std::vector<std::string> unfinished;

@@ -23,4 +23,17 @@ namespace mc {
 // Rows follow pe_order, the list of position encodings (nn's position_encodings()).
 void write_report(std::ostream& out, const std::filesystem::path& dir, const std::vector<std::string>& pe_order);
 
+// Counting results against program length (`minicope plot lengths DIR`): one cell per
+// (variables, pe, --max-steps) over the finished counting runs under dir that drew
+// their own programs (runs on --data files have no --max-steps and are left out), with
+// each seed's test error, binding-subset error and the shortcut's test error. Sorted by
+// variables, then pe_order, then max_steps. Throws FileError as write_report does.
+struct CountingCell {
+  int64_t vars = 0;
+  std::string pe;
+  int64_t max_steps = 0;
+  std::vector<double> error, binding, shortcut;  // one per seed (binding: NaN where none)
+};
+std::vector<CountingCell> counting_by_length(const std::filesystem::path& dir, const std::vector<std::string>& pe_order);
+
 }  // namespace mc

@@ -25,8 +25,9 @@ def shortcut(words):
     return count
 
 
-def generate(rng, nvars, max_steps):
-    """One program, drawn as minicope's generator (and the official one) draws it."""
+def generate(rng, nvars, max_steps, with_variable=False):
+    """One program, drawn as minicope's generator (and the official one) draws it: its
+    words and the printed variable's value (and, with_variable, the variable's name)."""
     while True:
         steps = 3 + rng.randrange(max_steps - 2)
         value, words, ok = {}, [], True
@@ -53,7 +54,7 @@ def generate(rng, nvars, max_steps):
             words += stmt
         if ok and value:
             k = sorted(value)[rng.randrange(len(value))]
-            return words, value[k]
+            return (words, chr(97 + k), value[k]) if with_variable else (words, value[k])
 
 
 def main(paths):

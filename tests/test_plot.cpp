@@ -11,6 +11,7 @@
 #include "tests/cli_util.h"
 #include "tests/xml_check.h"
 #include "io/metrics_file.h"
+#include "plot/report.h"
 
 using namespace mc;
 namespace fs = std::filesystem;
@@ -236,4 +237,49 @@ TEST_CASE("plot attention: a CoPE layer draws weights and positions, tokens on t
   x = check_xml(read(svg));
   CHECK(x.classes["map"] == 1);
   CHECK(x.classes["cell"] == T * (T + 1) / 2);
+}
+
+TEST_CASE("plot lengths: a chart per variable count, a series per encoding and the shortcut") {
+  const fs::path d = fresh_dir("lengths");
+  const auto run = [&](const std::string& name, const std::string& pe, int vars, int steps, double err) {
+    fs::create_directories(d / name);
+    write(d / name / "config.json", "{\"task\":\"counting\",\"pe\":\"" + pe + "\",\"vars\":" + std::to_string(vars) +
+                                        ",\"max-steps\":" + std::to_string(steps) + ",\"data\":\"\"}");
+    write(d / name / "result.jsonl", "{\"error_rate\":" + std::to_string(err) + ",\"shortcut_error_rate\":0.3," +
+                                         "\"binding_error_rate\":" + std::to_string(2 * err) +
+                                         ",\"loss\":0.2,\"split\":\"test\",\"step\":5,\"task\":\"counting\"}\n");
+  };
+  for (int steps : {128, 256}) {
+    run("cope-s1-" + std::to_string(steps), "cope", 3, steps, 0.1);
+    run("cope-s2-" + std::to_string(steps), "cope", 3, steps, 0.2);
+    run("abs-" + std::to_string(steps), "abs", 3, steps, 0.3);
+  }
+  run("abs-5vars", "abs", 5, 128, 0.4);
+  const std::string svg = (d / "len.svg").string();
+  CliRun r = cli({"plot", "lengths", d.string(), "--out", svg});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  XmlCheck x = check_xml(read(svg));
+  REQUIRE_MESSAGE(x.ok, x.error);
+  // 3 variables: abs, cope, each with its binding series, and the shortcut; 5: abs (2), shortcut
+  CHECK(x.classes["series"] == 5 + 3);
+  CHECK(r.out.find("8 series in 2 charts") != std::string::npos);
+  CHECK(read(svg).find(">cope binding</text>") != std::string::npos);
+  CHECK(read(svg).find(">shortcut (no model)</text>") != std::string::npos);
+  const auto cells = counting_by_length(d, {"abs", "cope"});
+  REQUIRE(cells.size() == 5);
+  CHECK(cells[0].pe == "abs");
+  CHECK(cells[2].pe == "cope");
+  CHECK(cells[2].max_steps == 128);
+  CHECK(cells[2].error.size() == 2);  // two seeds in one cell
+  CHECK(cells[4].vars == 5);
+
+  const fs::path empty = fresh_dir("lengths_none");
+  fs::create_directories(empty / "ff");
+  write(empty / "ff" / "config.json", "{\"task\":\"flipflop\",\"pe\":\"abs\"}");
+  write(empty / "ff" / "result.jsonl", "{\"error_rate\":0.1,\"loss\":0.2,\"split\":\"test\",\"step\":5}\n");
+  expect_one_line_errors({
+      {{"plot", "lengths", empty.string(), "--out", svg}, "holds no finished counting runs"},
+      {{"plot", "lengths", d.string(), empty.string(), "--out", svg}, "needs one folder of runs"},
+      {{"plot", "lengths", d.string(), "--metric", "loss", "--out", svg}, "--metric applies to plot curves"},
+  });
 }
