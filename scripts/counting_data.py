@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -34,17 +35,26 @@ def main():
     a = p.parse_args()
     if not 1 <= a.vars <= 26 or a.max_steps < 3 or a.train < 1 or a.test < 1:
         sys.exit("counting_data.py: error: need 1 <= --vars <= 26, --max-steps >= 3, --train and --test >= 1")
-    if os.path.exists(a.out):
-        sys.exit(f"counting_data.py: error: {a.out} exists; give a new folder")
+    out = os.path.normpath(a.out)  # "DIR/" is DIR: the partial folder goes beside it
+    if os.path.exists(out):
+        sys.exit(f"counting_data.py: error: {out} exists; give a new folder")
     rng = random.Random(a.seed)
-    tmp = a.out + ".partial"
-    os.makedirs(tmp, exist_ok=True)
-    for split, n in (("train", a.train), ("valid", a.test), ("test", a.test)):
-        with open(os.path.join(tmp, split + ".jsonl"), "w") as f:
-            for _ in range(n):
-                words, var, answer = generate(rng, a.vars, a.max_steps, with_variable=True)
-                f.write(json.dumps({"context": " ".join(words), "question": "print " + var, "answer": str(answer)}) + "\n")
-    os.rename(tmp, a.out)  # the folder appears whole or not at all
+    tmp = out + ".partial"
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)  # left by an earlier, interrupted call
+        os.makedirs(tmp)
+        for split, n in (("train", a.train), ("valid", a.test), ("test", a.test)):
+            with open(os.path.join(tmp, split + ".jsonl"), "w") as f:
+                for _ in range(n):
+                    words, var, answer = generate(rng, a.vars, a.max_steps, with_variable=True)
+                    f.write(json.dumps({"context": " ".join(words), "question": "print " + var, "answer": str(answer)}) + "\n")
+        os.rename(tmp, out)  # the folder appears whole or not at all
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        sys.exit(f"counting_data.py: error: cannot write {out}: {e.strerror or e}")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     print(f"{a.out}: {a.train} / {a.test} / {a.test} programs of at most {a.max_steps} statements, {a.vars} variables")
 
 

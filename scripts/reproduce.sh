@@ -20,16 +20,17 @@
 #             at 3 variables first. Each run takes days on 2 cores: --epochs N cuts it
 #             (the script says so), and an unfinished run continues where it stopped.
 #   --out     where the runs go (default runs/reproduce, runs/reproduce-quick, runs/paper)
-#   --jobs    runs at a time, one thread each (default: the number of cores); small
-#             models train faster as parallel single-thread runs than one at a time
+#   --jobs    runs at a time, each on cores / jobs threads (default: as many runs as
+#             cores, one thread each; --paper: one run on every core); small models
+#             train faster as parallel single-thread runs than one at a time
 #   --only    a comma-separated subset of: flipflop, selcopy, counting, text
 #   --dry-run write DIR/plan.txt and DIR/commands.txt and stop
 #
 # A finished run (its folder has result.jsonl) is kept and skipped, and an unfinished one
 # with a checkpoint is resumed (--resume), so the script can be stopped and started
-# again. At the end it writes DIR/results.md (minicope report), DIR/times.tsv (seconds
-# per invocation of each run) and pictures (DIR/*.svg). Every run is an ordinary
-# `minicope train` command, printed in DIR/commands.txt.
+# again. At the end it writes DIR/results.md (minicope report), DIR/times.tsv (each
+# invocation of a run: its seconds, done or failed) and pictures (DIR/*.svg). Every
+# run is an ordinary `minicope train` command, printed in DIR/commands.txt.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,7 +45,7 @@ while [[ $# -gt 0 ]]; do
     --out) [[ $# -ge 2 && -n "$2" ]] || die "--out needs a folder"; out="$2"; shift ;;
     --jobs) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || die "--jobs needs a whole number >= 1"; jobs="$2"; shift ;;
     --only) [[ $# -ge 2 && -n "$2" ]] || die "--only needs a list of groups"; only="$2"; shift ;;
-    -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
@@ -54,6 +55,7 @@ for g in ${only//,/ }; do
 done
 [[ $quick == 1 && $paper == 1 ]] && die "--quick and --paper are different plans; choose one"
 [[ -n "$epochs" && $paper == 0 ]] && die "--epochs applies to --paper"
+[[ $paper == 1 && ",$only," != *",counting,"* ]] && die "--paper runs the Counting configuration only; --only must include counting"
 wants() { [[ ",$only," == *",$1,"* ]]; }
 if [[ -z "$out" ]]; then
   if [[ $paper == 1 ]]; then out="$here/runs/paper"; else out="$here/runs/reproduce$([[ $quick == 1 ]] && echo -quick)"; fi
@@ -62,10 +64,10 @@ jobs_given=0
 [[ -n "$jobs" ]] && jobs_given=1
 [[ -n "$jobs" ]] || jobs="$(nproc)"
 if [[ -e "$out" && ! -d "$out" ]]; then die "--out $out exists and is not a folder"; fi
+[[ "$out" =~ [[:space:]] ]] && die "--out '$out': a folder without blanks, please (the plan is split on white space)"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 
-"$here/minicope" help > /dev/null  # installs what is missing and builds
 bin="$here/build/minicope"
 data="$here/../shared/data"
 
@@ -99,12 +101,14 @@ if wants flipflop && [[ $paper == 0 ]]; then
 fi
 # Counting (Table 3): programs of up to 128, 256 and 512 statements over 3 or 5
 # variables (quick: 128 only), where the variable-blind shortcut is wrong on 30-70% of
-# programs (docs/tasks.md); the recipe is docs/results.md's.
-counting_recipe="--steps 2000 --batch 32 --eval-every 250"
+# programs (docs/tasks.md). The recipe (docs/results.md, "Table 3"): the default 2-layer
+# width-64 model, many small steps (batch 16), CoPE's logits after the scale (--nodiv).
+# Quick: 5000 steps, too few to leave the shortcut (it fits the quick run); full: 16000.
+counting_recipe="--batch 16 --steps $([[ $quick == 1 ]] && echo 5000 || echo 16000) --eval-every 1000"
 if wants counting && [[ $paper == 0 ]]; then
-  lengths=$([[ $quick == 1 ]] && echo "128" || echo "128 256 512")
+  lengths=$([[ $quick == 1 ]] && echo "128" || echo "512 256 128")  # longest first
   for len in $lengths; do for s in $seeds; do for v in 3 5; do for pe in cope rel abs; do
-    add "counting-m$len-v$v-$pe-s$s --task counting --vars $v --max-steps $len $counting_recipe --pe $pe --seed $s"
+    add "counting-m$len-v$v-$pe-s$s --task counting --vars $v --max-steps $len $counting_recipe --pe $pe$([[ $pe == cope ]] && echo " --nodiv") --seed $s"
   done; done; done; done
 fi
 # The official Counting configuration (--paper): data files first, then one run each.
@@ -120,7 +124,8 @@ if wants counting && [[ $paper == 1 ]]; then
         die "could not write the Counting data files into $d"
     fi
     for pe in cope rel abs; do  # the most informative rows first: cope and rel at 3 variables
-      add "paper-counting-v$v-$pe --task counting --data $d $official --pe $pe --seed 1"
+      # --vars: not read on --data, but stored, so that report files the run under its column
+      add "paper-counting-e${epochs:-100}-v$v-$pe --task counting --vars $v --data $d $official --pe $pe --seed 1"
     done
   done
   [[ $jobs_given == 1 ]] || jobs=1  # one run at a time, on every core
@@ -133,23 +138,29 @@ if wants selcopy && [[ $paper == 0 ]]; then
 fi
 # ---- running them ----------------------------------------------------------------------
 run_one() {  # NAME ARGS...: trains into $out/NAME unless it has finished before
+  [[ -n "${1:-}" ]] || return 1  # never an empty name: $out/ itself is no run folder
   local name="$1"; shift
   local dir="$out/$name" how="started"
   if [[ ! -f "$dir/result.jsonl" ]]; then
-    local again=()
+    local again=() t0=$SECONDS status=0
     if [[ -f "$dir/last.safetensors" ]]; then
       again=(--resume) how="resumed"  # an unfinished run continues from its last checkpoint
     else
       rm -rf "$dir"  # an unfinished run without a checkpoint starts again
     fi
-    local t0=$SECONDS
     echo "reproduce.sh: $name $how"
-    if ! "$bin" train "$@" --threads "$threads" --out "$dir" "${again[@]}" --json > "$out/$name.result.tmp" 2>> "$out/$name.log"; then
+    echo "---- reproduce.sh: $how $(date -u +%FT%TZ)" >> "$out/$name.log"
+    "$bin" train "$@" --threads "$threads" --out "$dir" "${again[@]}" --json > "$out/$name.result.tmp" 2>> "$out/$name.log" || status=$?
+    if [[ $status != 0 ]] && tail -n 3 "$out/$name.log" | grep -q "already at step" && [[ -f "$dir/best.safetensors" ]]; then
+      # stopped after its last checkpoint but before its result was kept: evaluate it
+      "$bin" eval --ckpt "$dir" --json --threads "$threads" > "$out/$name.result.tmp" 2>> "$out/$name.log" && status=0
+    fi
+    printf '%s\t%s\t%s\n' "$name" $((SECONDS - t0)) "$([[ $status == 0 ]] && echo done || echo failed)" >> "$out/times.tsv"
+    if [[ $status != 0 ]]; then
       echo "reproduce.sh: $name failed; see $out/$name.log: $(tail -n 1 "$out/$name.log")" >&2
       return 1
     fi
     mv "$out/$name.result.tmp" "$dir/result.jsonl"
-    printf '%s\t%s\n' "$name" $((SECONDS - t0)) >> "$out/times.tsv"
     echo "reproduce.sh: $name done in $((SECONDS - t0)) s"
   fi
   # Text: the validation loss past the training context (Figure 3); abs cannot go there.
@@ -175,14 +186,16 @@ export out bin threads
 while read -r name args; do
   echo "minicope train $args --threads $threads --out $out/$name --json > $out/$name/result.jsonl"
 done < "$plan" > "$out/commands.txt"
+[[ -s "$plan" ]] || die "nothing to run: --only $only leaves no runs in this mode"
 if [[ $dry == 1 ]]; then echo "reproduce.sh: dry run: $(wc -l < "$plan") runs in $out/commands.txt"; exit 0; fi
+"$here/minicope" help > /dev/null  # installs what is missing and builds
 runs=$(wc -l < "$plan")
 done_before=0
 while read -r name args; do [[ -f "$out/$name/result.jsonl" ]] && done_before=$((done_before + 1)); done < "$plan"
 echo "reproduce.sh: $runs runs ($done_before finished before, kept), $jobs at a time, into $out"
 start=$SECONDS
 failed=0
-xargs -P "$jobs" -L 1 bash -c 'run_one "$@"' _ < "$plan" || failed=1
+xargs -r -P "$jobs" -L 1 bash -c 'run_one "$@"' _ < "$plan" || failed=1
 elapsed=$((SECONDS - start))
 
 # ---- tables and pictures ----------------------------------------------------------------
@@ -202,7 +215,7 @@ if ls -d "$out"/counting-m* > /dev/null 2>&1; then
 fi
 # What a CoPE counting model's gates count: a short program of the test split (it must
 # fit a map of 256 tokens), 3 variables, the longest programs trained on.
-for r in paper-counting-v3-cope counting-m512-v3-cope-s$s1 counting-m128-v3-cope-s$s1; do
+for r in paper-counting-e${epochs:-100}-v3-cope counting-m512-v3-cope-s$s1 counting-m128-v3-cope-s$s1; do
   if [[ -f "$out/$r/best.safetensors" ]]; then
     "$bin" plot attention --ckpt "$out/$r" --text "a = 0 ; pass; b = 0 ; a ++; pass; b ++; a ++; pass; pass; b = 0 ; a ++; b ++; pass; print a" \
       --layer 0 --head 0 --out "$out/counting-cope-attention.svg" > /dev/null || failed=1
