@@ -6,7 +6,7 @@
 #
 #   --quick   the synthetic tasks only, one seed: Flip-Flop, Selective Copy and Counting
 #             (3 and 5 variables, programs of up to 128 statements) for the encodings of
-#             the paper's Tables 2 and 3. About 15 minutes on 2 cores.
+#             the paper's Tables 2 and 3. About 20 minutes on 2 cores (estimated).
 #   (full)    the same tasks with 3 seeds each, Counting at up to 128, 256 and 512
 #             statements, plus Tiny Shakespeare and the Linux kernel source (Table 4)
 #             with abs, rel, rope, cope, cope+rel, cope+rope, each evaluated at 1x, 2x
