@@ -55,7 +55,7 @@ def main():
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    print(f"{a.out}: {a.train} / {a.test} / {a.test} programs of at most {a.max_steps} statements, {a.vars} variables")
+    print(f"{out}: {a.train} / {a.test} / {a.test} programs of at most {a.max_steps} statements, {a.vars} variables")
 
 
 if __name__ == "__main__":

@@ -152,7 +152,8 @@ run_one() {  # NAME ARGS...: trains into $out/NAME unless it has finished before
     echo "---- reproduce.sh: $how $(date -u +%FT%TZ)" >> "$out/$name.log"
     "$bin" train "$@" --threads "$threads" --out "$dir" "${again[@]}" --json > "$out/$name.result.tmp" 2>> "$out/$name.log" || status=$?
     if [[ $status != 0 ]] && tail -n 3 "$out/$name.log" | grep -q "already at step" && [[ -f "$dir/best.safetensors" ]]; then
-      # stopped after its last checkpoint but before its result was kept: evaluate it
+      # stopped after its last checkpoint but before its result was kept (train's refusal,
+      # train/trainer.cpp: "--resume: the run is already at step N"): evaluate it
       "$bin" eval --ckpt "$dir" --json --threads "$threads" > "$out/$name.result.tmp" 2>> "$out/$name.log" && status=0
     fi
     printf '%s\t%s\t%s\n' "$name" $((SECONDS - t0)) "$([[ $status == 0 ]] && echo done || echo failed)" >> "$out/times.tsv"
@@ -213,25 +214,19 @@ plot_curves counting-5.svg test "Counting, at most 128 statements, 5 variables: 
 if ls -d "$out"/counting-m* > /dev/null 2>&1; then
   "$bin" plot lengths "$out" --out "$out/counting-lengths.svg" > /dev/null || failed=1
 fi
-# What a CoPE counting model's gates count: a short program of the test split (it must
-# fit a map of 256 tokens), 3 variables, the longest programs trained on.
+# What a CoPE counting model's gates count: a short hand-written program (a map draws
+# at most 256 tokens) through each head of layer 0 of the model trained on the longest
+# programs; which head counts what differs between runs, so all of them are drawn.
 for r in paper-counting-e${epochs:-100}-v3-cope counting-m512-v3-cope-s$s1 counting-m128-v3-cope-s$s1; do
   if [[ -f "$out/$r/best.safetensors" ]]; then
-    "$bin" plot attention --ckpt "$out/$r" --text "a = 0 ; pass; b = 0 ; a ++; pass; b ++; a ++; pass; pass; b = 0 ; a ++; b ++; pass; print a" \
-      --layer 0 --head 0 --out "$out/counting-cope-attention.svg" > /dev/null || failed=1
+    heads="$(sed -n 's/^ *"heads": \([0-9]*\),*$/\1/p' "$out/$r/config.json")"
+    for ((h = 0; h < ${heads:-4}; h++)); do
+      "$bin" plot attention --ckpt "$out/$r" --text "a = 0 ; pass; b = 0 ; a ++; pass; b ++; a ++; pass; pass; b = 0 ; a ++; b ++; pass; print a" \
+        --layer 0 --head $h --out "$out/counting-cope-attention-h$h.svg" > /dev/null || failed=1
+    done
     break
   fi
 done
-plot_curves shakespeare.svg valid "Tiny Shakespeare: validation loss" shakespeare-{abs,rel,rope,cope,cope+rel,cope+rope}
-plot_curves linux.svg valid "Linux kernel source: validation loss" linux-{abs,rel,rope,cope,cope+rel,cope+rope}
-if [[ -f "$out/flipflop-cope-s$s1/best.safetensors" ]]; then
-  "$bin" plot attention --ckpt "$out/flipflop-cope-s$s1" --text "w 1 i 0 i 1 r 1 i 0 i 0 w 0 i 1 i 1 i 0 r 0 i 1 r" \
-    --layer 0 --head 0 --out "$out/flipflop-cope-attention.svg" > /dev/null || failed=1
-fi
-if [[ -f "$out/shakespeare-cope/best.safetensors" ]]; then
-  "$bin" plot attention --ckpt "$out/shakespeare-cope" --layer 3 --head 0 \
-    --text $'ROMEO:\nI dare not, sir.\nJULIET:\nThen go.' --out "$out/shakespeare-cope-attention.svg" > /dev/null || failed=1
-fi
 printf 'all\t%s\n' "$elapsed" >> "$out/times.tsv"
 echo "reproduce.sh: $((runs - done_before)) runs in $((elapsed / 60)) min $((elapsed % 60)) s; tables: $out/results.md"
 cat "$out/results.md"
