@@ -2,7 +2,7 @@
 # reproduce.sh — the CoPE paper's experiments at a CPU scale (docs/results.md).
 #
 #   scripts/reproduce.sh [--quick | --paper] [--out DIR] [--jobs N] [--only GROUPS]
-#                        [--epochs N] [--dry-run]
+#                        [--lengths L,...] [--epochs N] [--dry-run]
 #
 #   --quick   the synthetic tasks only, one seed: Flip-Flop, Selective Copy and Counting
 #             (3 and 5 variables, programs of up to 128 statements) for the encodings of
@@ -24,6 +24,8 @@
 #             cores, one thread each; --paper: one run on every core); small models
 #             train faster as parallel single-thread runs than one at a time
 #   --only    a comma-separated subset of: flipflop, selcopy, counting, text
+#   --lengths the Counting program lengths to run, a comma-separated subset of 128, 256,
+#             512 (default: 128 quick, all three full), e.g. to finish one length first
 #   --dry-run write DIR/plan.txt and DIR/commands.txt and stop
 #
 # A finished run (its folder has result.jsonl) is kept and skipped, and an unfinished one
@@ -34,7 +36,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-quick=0 paper=0 out="" jobs="" only="flipflop,selcopy,counting,text" epochs="" dry=0
+quick=0 paper=0 out="" jobs="" only="flipflop,selcopy,counting,text" epochs="" lengths="" dry=0
 die() { echo "reproduce.sh: error: $*" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -45,7 +47,8 @@ while [[ $# -gt 0 ]]; do
     --out) [[ $# -ge 2 && -n "$2" ]] || die "--out needs a folder"; out="$2"; shift ;;
     --jobs) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || die "--jobs needs a whole number >= 1"; jobs="$2"; shift ;;
     --only) [[ $# -ge 2 && -n "$2" ]] || die "--only needs a list of groups"; only="$2"; shift ;;
-    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --lengths) [[ $# -ge 2 && "$2" =~ ^(128|256|512)(,(128|256|512))*$ ]] || die "--lengths needs a comma-separated list of 128, 256, 512"; lengths="$2"; shift ;;
+    -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
@@ -55,10 +58,14 @@ for g in ${only//,/ }; do
 done
 [[ $quick == 1 && $paper == 1 ]] && die "--quick and --paper are different plans; choose one"
 [[ -n "$epochs" && $paper == 0 ]] && die "--epochs applies to --paper"
+[[ -n "$lengths" && $paper == 1 ]] && die "--lengths does not apply to --paper (its programs are of up to 512 statements)"
 [[ $paper == 1 && ",$only," != *",counting,"* ]] && die "--paper runs the Counting configuration only; --only must include counting"
 wants() { [[ ",$only," == *",$1,"* ]]; }
 if [[ -z "$out" ]]; then
-  if [[ $paper == 1 ]]; then out="$here/runs/paper"; else out="$here/runs/reproduce$([[ $quick == 1 ]] && echo -quick)"; fi
+  # (not out=...$([[ ... ]] && ...): under set -e a false test there ends the script)
+  if [[ $paper == 1 ]]; then out="$here/runs/paper"
+  elif [[ $quick == 1 ]]; then out="$here/runs/reproduce-quick"
+  else out="$here/runs/reproduce"; fi
 fi
 jobs_given=0
 [[ -n "$jobs" ]] && jobs_given=1
@@ -106,7 +113,8 @@ fi
 # Quick: 5000 steps, too few to leave the shortcut (it fits the quick run); full: 16000.
 counting_recipe="--batch 16 --steps $([[ $quick == 1 ]] && echo 5000 || echo 16000) --eval-every 1000"
 if wants counting && [[ $paper == 0 ]]; then
-  lengths=$([[ $quick == 1 ]] && echo "128" || echo "512 256 128")  # longest first
+  [[ -n "$lengths" ]] || lengths=$([[ $quick == 1 ]] && echo "128" || echo "512,256,128")
+  lengths=$(tr ',' '\n' <<< "$lengths" | sort -rnu)  # longest first, each once
   for len in $lengths; do for s in $seeds; do for v in 3 5; do for pe in cope rel abs; do
     add "counting-m$len-v$v-$pe-s$s --task counting --vars $v --max-steps $len $counting_recipe --pe $pe$([[ $pe == cope ]] && echo " --nodiv") --seed $s"
   done; done; done; done
@@ -137,24 +145,35 @@ if wants selcopy && [[ $paper == 0 ]]; then
   done; done
 fi
 # ---- running them ----------------------------------------------------------------------
+# Whether the run in DIR trained to its last step: its last checkpoint's metadata (the
+# safetensors header, docs/checkpoint.md) holds the step it reached and its configuration.
+trained_to_end() {  # DIR
+  python3 - "$1/last.safetensors" <<'PY'
+import json, struct, sys
+with open(sys.argv[1], "rb") as f:
+    meta = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))["__metadata__"]
+sys.exit(0 if int(meta["step"]) >= json.loads(meta["config"])["steps"] else 1)
+PY
+}
 run_one() {  # NAME ARGS...: trains into $out/NAME unless it has finished before
   [[ -n "${1:-}" ]] || return 1  # never an empty name: $out/ itself is no run folder
   local name="$1"; shift
   local dir="$out/$name" how="started"
   if [[ ! -f "$dir/result.jsonl" ]]; then
     local again=() t0=$SECONDS status=0
-    if [[ -f "$dir/last.safetensors" ]]; then
+    if [[ -f "$dir/last.safetensors" ]] && trained_to_end "$dir" 2>/dev/null && [[ -f "$dir/best.safetensors" ]]; then
+      how="trained before, evaluated"  # stopped after its last checkpoint, before its result was kept
+    elif [[ -f "$dir/last.safetensors" ]]; then
       again=(--resume) how="resumed"  # an unfinished run continues from its last checkpoint
     else
       rm -rf "$dir"  # an unfinished run without a checkpoint starts again
     fi
     echo "reproduce.sh: $name $how"
     echo "---- reproduce.sh: $how $(date -u +%FT%TZ)" >> "$out/$name.log"
-    "$bin" train "$@" --threads "$threads" --out "$dir" "${again[@]}" --json > "$out/$name.result.tmp" 2>> "$out/$name.log" || status=$?
-    if [[ $status != 0 ]] && tail -n 3 "$out/$name.log" | grep -q "already at step" && [[ -f "$dir/best.safetensors" ]]; then
-      # stopped after its last checkpoint but before its result was kept (train's refusal,
-      # train/trainer.cpp: "--resume: the run is already at step N"): evaluate it
-      "$bin" eval --ckpt "$dir" --json --threads "$threads" > "$out/$name.result.tmp" 2>> "$out/$name.log" && status=0
+    if [[ "$how" == "trained before, evaluated" ]]; then
+      "$bin" eval --ckpt "$dir" --json --threads "$threads" > "$out/$name.result.tmp" 2>> "$out/$name.log" || status=$?
+    else
+      "$bin" train "$@" --threads "$threads" --out "$dir" "${again[@]}" --json > "$out/$name.result.tmp" 2>> "$out/$name.log" || status=$?
     fi
     printf '%s\t%s\t%s\n' "$name" $((SECONDS - t0)) "$([[ $status == 0 ]] && echo done || echo failed)" >> "$out/times.tsv"
     if [[ $status != 0 ]]; then
@@ -180,7 +199,7 @@ run_one() {  # NAME ARGS...: trains into $out/NAME unless it has finished before
   fi
   return 0
 }
-export -f run_one
+export -f run_one trained_to_end
 threads=$(( $(nproc) / jobs )); [[ $threads -ge 1 ]] || threads=1
 export out bin threads
 
