@@ -36,6 +36,11 @@ in one process; the figures are in docs/torch_reference_notes.md):
   fused projection's output, rotate-half by cat;
 - torch.set_num_threads(--threads); AdamW's default (for-loop) implementation.
 
+bench/trajectory.py also uses this model to replay minicope's training runs: for that
+it takes minicope's other options too (nodiv, tied, post-norm, ReLU or erf GELU) and
+packed rows (a starts table: block-causal masks, positions within each example); the
+benchmark uses none of them.
+
 --self-check compares the attention of every encoding in float64 against the plain
 formulation of the earlier script (separate gate product, flip-cumsum-flip, ceil and
 floor gathers, a gather for rel, mask.log()), outputs and gradients, and exits.
@@ -65,6 +70,7 @@ class Attention(nn.Module):
         self.cope = a.pe.startswith("cope")
         self.rel = a.pe in ("rel", "cope+rel")
         self.rope = a.pe in ("rope", "cope+rope")
+        self.nodiv = getattr(a, "nodiv", False)  # CoPE's q.e after the 1/sqrt(D) scale
         L = a.seq
         if self.cope:
             self.npos = getattr(a, "npos", None) or a.seq + 1
@@ -86,33 +92,37 @@ class Attention(nn.Module):
         self.register_buffer("mask", mask, persistent=False)  # 0 on keys j <= i, -inf after
         self.register_buffer("mask_rev", mask.flip(-1).contiguous(), persistent=False)  # the same, keys reversed
 
-    def rotate(self, qk):
-        """rope on q and k together: qk [B, L, 2, H, D], pairs (d, d + D/2)."""
+    def rotate(self, qk, pos=None):
+        """rope on q and k together: qk [B, L, 2, H, D], pairs (d, d + D/2); pos [B, L]:
+        each token's position in its example (packed rows), or None: 0..L-1."""
         half, L = self.D // 2, qk.shape[1]
-        cos, sin = self.cos[:L], self.sin[:L]
+        cos, sin = (self.cos[:L], self.sin[:L]) if pos is None else (self.cos[pos], self.sin[pos])
         x1, x2 = qk[..., :half], qk[..., half:]
         return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], -1)
 
-    def heads(self, qkv):
+    def heads(self, qkv, pos=None):
         """qkv [B, L, 3, H, D] -> q, k, v and the rotated qr, kr, each [B*H, L, D]."""
         B, L, _, H, D = qkv.shape
         q, k, v = qkv.permute(2, 0, 3, 1, 4).reshape(3, B * H, L, D)
         qr, kr = q, k
         if self.rope:
-            qr, kr = self.rotate(qkv[:, :, :2]).permute(2, 0, 3, 1, 4).reshape(2, B * H, L, D)
+            qr, kr = self.rotate(qkv[:, :, :2], pos).permute(2, 0, 3, 1, 4).reshape(2, B * H, L, D)
         return q, k, v, qr, kr
 
-    def core(self, q, k, v, qr, kr):
-        """softmax(logits) v for [B*H, L, D] inputs in token order."""
+    def core(self, q, k, v, qr, kr, mask=None):
+        """softmax(logits) v for [B*H, L, D] inputs in token order; mask: an additive
+        [B*H, L, L] mask (packed rows: 0 on the keys of the query's example up to it,
+        -inf elsewhere), or None: the causal mask."""
         L, c = q.shape[1], self.c
         if not self.cope:
-            att = torch.baddbmm(self.mask[:L, :L], qr, kr.transpose(1, 2), alpha=c)
+            att = torch.baddbmm(self.mask[:L, :L] if mask is None else mask, qr, kr.transpose(1, 2), alpha=c)
             if self.rel:
                 att = att + self.rel_skew(q)
             return torch.bmm(torch.softmax(att, -1), v)
         # CoPE: keys and values in reverse order, key m is token L-1-m
         k, v = k.flip(1), v.flip(1)
-        mask = self.mask_rev[:L, -L:]  # (columns -L: are the reversed keys of the first L tokens)
+        # (columns -L: are the reversed keys of the first L tokens)
+        mask = self.mask_rev[:L, -L:] if mask is None else mask.flip(-1)
         content = torch.baddbmm(mask, q, k.transpose(1, 2), alpha=c)  # c q.k, -inf at later keys
         att = content if not self.rope else torch.baddbmm(mask, qr, kr.flip(1).transpose(1, 2), alpha=c)
         if self.rel:
@@ -121,7 +131,7 @@ class Attention(nn.Module):
         pos = torch.sigmoid(content).cumsum(-1)  # gates 0 at later keys; sum from key j to query i
         if self.npos <= L:  # p <= L always, so the clamp can only bind when npos <= L
             pos = pos.clamp(max=self.npos - 1)
-        z = q @ (c * self.cope_e)  # [B*H, L, npos]: c q_i.e_n
+        z = q @ (self.cope_e if self.nodiv else c * self.cope_e)  # [B*H, L, npos]: c q_i.e_n (nodiv: q_i.e_n)
         dz = F.pad(z[..., 1:] - z[..., :-1], (0, 1))  # z[n+1] - z[n], 0 at the last position
         lo = pos.long()  # floor: p >= 0
         att = att + torch.addcmul(z.gather(-1, lo), pos.frac(), dz.gather(-1, lo))
@@ -133,40 +143,63 @@ class Attention(nn.Module):
         z = q @ (self.c * self.rel_r[:, self.skew_cols[-L:]])  # column m: distance L-1-m
         return F.pad(z, (0, 1)).view(BH, L * (L + 1))[:, L - 1: L - 1 + L * L].view(BH, L, L)
 
-    def forward(self, x):
+    def forward(self, x, mask=None, pos=None):
         B, L, C = x.shape
-        y = self.core(*self.heads(self.qkv(x).view(B, L, 3, self.H, self.D)))
+        y = self.core(*self.heads(self.qkv(x).view(B, L, 3, self.H, self.D), pos), mask)
         return self.out(y.view(B, self.H, L, self.D).transpose(1, 2).reshape(B, L, C))
 
 
 class Block(nn.Module):
+    """Pre-norm by default; a.post_norm: x = ln1(x + attn(x)), x = ln2(x + mlp(x)).
+    a.activation "relu" or GELU (a.gelu "tanh", the default, or "erf")."""
+
     def __init__(self, a):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(a.dim), nn.LayerNorm(a.dim)
         self.attn = Attention(a)
         self.fc1, self.fc2 = nn.Linear(a.dim, 4 * a.dim), nn.Linear(4 * a.dim, a.dim)
+        self.post = getattr(a, "post_norm", False)
+        act, form = getattr(a, "activation", "gelu"), getattr(a, "gelu", "tanh")
+        self.act = F.relu if act == "relu" else (lambda h: F.gelu(h, approximate="tanh" if form == "tanh" else "none"))
 
-    def forward(self, x):
-        x = x + self.attn(self.ln1(x))
-        return x + self.fc2(F.gelu(self.fc1(self.ln2(x)), approximate="tanh"))
+    def forward(self, x, mask=None, pos=None):
+        if self.post:
+            x = self.ln1(x + self.attn(x, mask, pos))
+            return self.ln2(x + self.fc2(self.act(self.fc1(x))))
+        x = x + self.attn(self.ln1(x), mask, pos)
+        return x + self.fc2(self.act(self.fc1(self.ln2(x))))
 
 
 class Model(nn.Module):
+    """a.tied: logits x . tok^T, no head; post-norm has no final LayerNorm (docs/model.md)."""
+
     def __init__(self, a):
         super().__init__()
+        self.H = a.heads
         self.tok = nn.Embedding(a.vocab, a.dim)
         self.pos = nn.Embedding(a.seq, a.dim) if a.pe == "abs" else None
         self.blocks = nn.ModuleList(Block(a) for _ in range(a.layers))
-        self.ln_f = nn.LayerNorm(a.dim)
-        self.head = nn.Linear(a.dim, a.vocab, bias=False)
+        self.ln_f = None if getattr(a, "post_norm", False) else nn.LayerNorm(a.dim)
+        self.head = None if getattr(a, "tied", False) else nn.Linear(a.dim, a.vocab, bias=False)
 
-    def forward(self, ids):
+    def forward(self, ids, starts=None):
+        """ids [B, L]; starts [B, L] (packed rows, docs/model.md): starts[b, t] is the first
+        column of token t's example, which sees keys starts[b, t]..t at positions t - starts."""
+        B, L = ids.shape
+        mask = pos = None
+        if starts is not None:
+            t = torch.arange(L)
+            pos = t[None, :] - starts
+            keep = (t[None, None, :] >= starts[:, :, None]) & (t[None, None, :] <= t[None, :, None])
+            mask = torch.zeros(B, L, L).masked_fill(~keep, float("-inf")).repeat_interleave(self.H, 0)
         x = self.tok(ids)
         if self.pos is not None:
-            x = x + self.pos.weight[: ids.shape[1]]
+            x = x + (self.pos.weight[:L] if pos is None else self.pos.weight[pos])
         for b in self.blocks:
-            x = b(x)
-        return self.head(self.ln_f(x))
+            x = b(x, mask, pos)
+        if self.ln_f is not None:
+            x = self.ln_f(x)
+        return x @ self.tok.weight.t() if self.head is None else self.head(x)
 
 
 def step_flops_per_token(a):

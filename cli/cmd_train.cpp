@@ -97,6 +97,8 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
       "resume", "continue the run in --out from its last checkpoint")(
       "stop-after", "stop after N steps of this invocation, with a checkpoint", cxxopts::value<std::string>())(
       "json", "print the final evaluation as JSON lines")(
+      "trace", "also write the initial weights (init.safetensors) and each step's batch, loss, gradient norm and "
+               "learning rate (trace.jsonl) into --out, to replay elsewhere (bench/trajectory.py); for short runs")(
       "memory-check", "refuse a run whose estimated memory exceeds what is available [default: true]",
       cxxopts::value<std::string>()->implicit_value("true"));
   add_setting_flags(options);
@@ -120,6 +122,9 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
     opt.resume = r.count("resume") > 0;
     opt.json = r.count("json") > 0;
     if (r.count("stop-after")) opt.stop_after = flag_int(r, "stop-after", 1, int64_t(1) << 40);
+    opt.trace = r.count("trace") > 0;
+    if (opt.trace && opt.resume) throw UsageError("--trace records a run from its first step; it cannot be used with --resume");
+    if (opt.trace && comm.size() > 1) throw UsageError("--trace records a run on one process; run it without mpirun");
     if (r.count("out")) opt.out = r["out"].as<std::string>();
     else if (opt.resume) throw UsageError("--resume needs --out DIR, the run to continue");
     else opt.out = default_out(cfg);

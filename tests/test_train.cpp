@@ -190,6 +190,7 @@ TEST_CASE("train and eval refuse bad input with one line, and leave a checkpoint
       {tiny(d, {"--steps", "4"}), 2, "already holds a run (last.safetensors); pass --resume"},
       {tiny(d, {"--steps", "4", "--resume", "--lr", "0.5"}), 2, "--resume: --lr 0.5 differs from the run's"},
       {tiny(d, {"--resume"}), 2, "the run is already at step 2"},
+      {tiny(d, {"--resume", "--trace"}), 2, "--trace records a run from its first step"},
       {{"train", "--task", "counting", "--data", "/nonexistent/folder", "--out", fresh_dir("e8").string()}, 1, "not a folder"},
       {{"train", "--config", "/nonexistent.json", "--out", fresh_dir("e9").string()}, 1, "config /nonexistent.json: cannot be read"},
       {{"eval", "--ckpt", (d / "nothing.safetensors").string()}, 1, "cannot be read"},

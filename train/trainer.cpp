@@ -27,6 +27,7 @@
 #include "train/progress.h"
 #include "train/run_checkpoint.h"
 #include "train/run_folder.h"
+#include "train/trace.h"
 
 namespace mc {
 
@@ -133,6 +134,10 @@ class Run {
   void prepare_folder() {
     on_every_rank(comm_, [&] {
       if (root_) folder_.prepare(cfg_, metrics_);
+      if (root_ && opt_.trace) {  // the weights before the first step, then a line per step
+        save_run((fs::path(opt_.out) / "init.safetensors").string(), cfg_, *task_, *model_, *adam_, st_);
+        trace_ = std::make_unique<StepTrace>(opt_.out);
+      }
     });
     log_every_ = cfg_.log_every > 0 ? cfg_.log_every : std::max<int64_t>(1, cfg_.steps / 20);
     first_ = st_.step;
@@ -262,6 +267,7 @@ class Run {
     adam_->step(r.lr);
     ++st_.step;
     mid_step_ = false;
+    if (trace_) trace_->write(st_.step, b, r.loss, r.grad_norm, r.lr);  // one rank (cmd_train): b is the batch
     tokens_ += prediction_count(examples);
     return r;
   }
@@ -418,6 +424,7 @@ class Run {
   // The state before the step in progress, for a lost rank (save_after_lost_rank).
   Generator data_rng_before_, dropout_rng_before_;
   bool mid_step_ = false;
+  std::unique_ptr<StepTrace> trace_;  // --trace
   std::vector<int64_t> order_;  // --epochs: the shuffled order of the current pass
   int64_t order_pass_ = -1;
 };
