@@ -99,6 +99,9 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
       "json", "print the final evaluation as JSON lines")(
       "trace", "also write the initial weights (init.safetensors) and each step's batch, loss, gradient norm and "
                "learning rate (trace.jsonl) into --out, to replay elsewhere (bench/trajectory.py); for short runs")(
+      "init", "start from the weights in FILE (safetensors, tensors named as docs/model.md) instead of the seeded "
+              "initialisation; the data and dropout still follow --seed",
+      cxxopts::value<std::string>())(
       "memory-check", "refuse a run whose estimated memory exceeds what is available [default: true]",
       cxxopts::value<std::string>()->implicit_value("true"));
   add_setting_flags(options);
@@ -123,6 +126,8 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
     opt.json = r.count("json") > 0;
     if (r.count("stop-after")) opt.stop_after = flag_int(r, "stop-after", 1, int64_t(1) << 40);
     opt.trace = r.count("trace") > 0;
+    if (r.count("init")) opt.init = r["init"].as<std::string>();
+    if (!opt.init.empty() && opt.resume) throw UsageError("--init gives a new run its first weights; a resumed run has its own");
     if (opt.trace && opt.resume) throw UsageError("--trace records a run from its first step; it cannot be used with --resume");
     if (opt.trace && comm.size() > 1) throw UsageError("--trace records a run on one process; run it without mpirun");
     if (r.count("out")) opt.out = r["out"].as<std::string>();

@@ -125,6 +125,31 @@ TEST_CASE("resume is exact: N steps, stop, resume to N+M equals N+M straight") {
                       load_safetensors((grown / "last.safetensors").string()).at("blocks.0.attn.cope_e")));
 }
 
+TEST_CASE("--init starts from the given weights; --trace writes the weights it started from") {
+  // seed 2's first weights, then a seed-1 run (seed 1's data) started from them
+  const fs::path a = fresh_dir("init-a"), b = fresh_dir("init-b");
+  REQUIRE(cli(tiny(a, {"--steps", "2", "--seed", "2", "--trace"})).code == 0);
+  const std::string from = (a / "init.safetensors").string();
+  REQUIRE(cli(tiny(b, {"--steps", "2", "--seed", "1", "--trace", "--init", from})).code == 0);
+  const TensorFile wa = load_safetensors(from), wb = load_safetensors((b / "init.safetensors").string());
+  int64_t params = 0;
+  for (const auto& [name, t] : wa.tensors) {
+    if (name.rfind("optim.", 0) == 0) continue;
+    CHECK_MESSAGE(wb.at(name).to_vector() == t.to_vector(), name);
+    ++params;
+  }
+  CHECK(params > 10);
+  // and the trace holds one line per step, the first at step 1
+  std::ifstream tr(b / "trace.jsonl");
+  std::string first, line;
+  std::getline(tr, first);
+  int lines = 1;
+  while (std::getline(tr, line)) ++lines;
+  CHECK(lines == 2);
+  CHECK(first.find("\"step\":1,") != std::string::npos);
+  CHECK(first.find("\"inputs\":[") != std::string::npos);
+}
+
 TEST_CASE("a fixed-seed run gives the same checkpoint on 1 and 2 threads") {
   std::vector<std::string> files;
   for (const char* threads : {"1", "2"}) {
@@ -191,6 +216,9 @@ TEST_CASE("train and eval refuse bad input with one line, and leave a checkpoint
       {tiny(d, {"--steps", "4", "--resume", "--lr", "0.5"}), 2, "--resume: --lr 0.5 differs from the run's"},
       {tiny(d, {"--resume"}), 2, "the run is already at step 2"},
       {tiny(d, {"--resume", "--trace"}), 2, "--trace records a run from its first step"},
+      {tiny(d, {"--resume", "--init", (d / "last.safetensors").string()}), 2, "--init gives a new run its first weights"},
+      {tiny(fresh_dir("e13"), {"--init", (d / "nothing.safetensors").string()}), 1, "nothing.safetensors: cannot be read"},
+      {tiny(fresh_dir("e14"), {"--pe", "abs", "--init", last.string()}), 1, "has no tensor 'pos_emb.weight'"},
       {{"train", "--task", "counting", "--data", "/nonexistent/folder", "--out", fresh_dir("e8").string()}, 1, "not a folder"},
       {{"train", "--config", "/nonexistent.json", "--out", fresh_dir("e9").string()}, 1, "config /nonexistent.json: cannot be read"},
       {{"eval", "--ckpt", (d / "nothing.safetensors").string()}, 1, "cannot be read"},

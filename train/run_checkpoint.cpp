@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iomanip>
+#include <set>
 #include <sstream>
 
 #include "tasks/tokenizer.h"
@@ -173,6 +174,22 @@ std::unique_ptr<Task> stored_task(const RunConfig& cfg, const std::string& file)
   }
 }
 
+
+void restore_weights(const TensorFile& f, const std::string& path, Transformer& model) {
+  std::set<std::string> wanted;
+  std::set<std::string> have;
+  for (const auto& [name, t] : f.tensors) have.insert(name);
+  for (auto& [name, p] : model.named_parameters()) {
+    if (!have.count(name))
+      throw CheckpointError(path, path + ": has no tensor '" + name + "', a parameter of this model (docs/model.md)");
+    restore(f, name, p.value(), path);
+    wanted.insert(name);
+  }
+  for (const auto& [name, t] : f.tensors)
+    if (!wanted.count(name) && name.rfind("optim.", 0) != 0)
+      throw CheckpointError(path, path + ": tensor '" + name + "' is not a parameter of this model (" +
+                                      std::to_string(wanted.size()) + " parameters, docs/model.md)");
+}
 
 void restore_run(const TensorFile& f, const std::string& path, Transformer& model, AdamW& opt, RunState& st) {
   for (auto& [name, p] : model.named_parameters()) restore(f, name, p.value(), path);

@@ -47,6 +47,12 @@ std::unique_ptr<Task> stored_task(const RunConfig& cfg, const std::string& file)
 // a checkpoint into a model and optimizer built from its configuration.
 void restore_run(const TensorFile& f, const std::string& path, Transformer& model, AdamW& opt, RunState& st);
 
+// The model's weights from a file of tensors named as docs/model.md's "Parameter names"
+// (a run checkpoint, or weights made elsewhere: `train --init`). Every parameter must be
+// there with its shape and dtype, and the file may hold nothing else but optimizer
+// moments ("optim.*"); otherwise a CheckpointError naming the tensor.
+void restore_weights(const TensorFile& f, const std::string& path, Transformer& model);
+
 // A checkpoint's run: its configuration, task and model with the stored weights.
 struct LoadedRun {
   RunConfig cfg;

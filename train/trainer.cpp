@@ -117,6 +117,7 @@ class Run {
       adam_ = std::make_unique<AdamW>(model_->named_parameters(), model_->decay_flags(), cfg_.optim);
       st_.data_rng = Generator(uint64_t(cfg_.seed) ^ 0xda7a5eedULL);
       if (opt_.resume) restore(resumed);
+      else if (!opt_.init.empty()) restore_weights(load_safetensors(opt_.init), opt_.init, *model_);  // --init
     });
     // Each rank draws its own dropout masks (rank 0 keeps the stored stream, so one rank
     // trains exactly as before); weights stay identical because gradients are summed.
@@ -147,7 +148,8 @@ class Run {
                        std::to_string(model_->parameter_count()) + " parameters, context " +
                        std::to_string(cfg_.model.seq) + ", " + std::to_string(cfg_.steps) + " steps" +
                        (comm_.distributed() ? ", " + std::to_string(comm_.size()) + " ranks" : "") + ", about " +
-                       format_bytes(memory_.total()) + " of memory) into " + opt_.out);
+                       format_bytes(memory_.total()) + " of memory) into " + opt_.out +
+                       (opt_.init.empty() || opt_.resume ? "" : ", from the weights in " + opt_.init));
   }
 
   // 4. The loop. Returns false when it stopped early (--stop-after).

@@ -26,6 +26,7 @@ struct TrainOptions {
   bool json = false;       // print the final evaluation as JSON lines
   int64_t stop_after = 0;  // stop (with a checkpoint) after this many steps of this invocation
   bool trace = false;      // write init.safetensors and trace.jsonl into out (train/trace.h)
+  std::string init;        // start from the weights in this file instead of the seeded ones
   std::set<std::string> given;  // settings given by flag or config file (a resume checks them)
   // Several ranks (mpirun): gradients are summed in buckets of about this many bytes,
   // started during backward when overlap is on (docs/distributed.md).
