@@ -149,6 +149,7 @@ std::vector<Setting> build() {
   v.push_back(bool_setting("model", "tied", "tie the output projection to the token embedding", [](R& c) -> bool& { return c.model.tied; }));
   v.push_back(choice_setting("model", "activation", "the MLP's activation", {"gelu", "relu"}, [](R& c) -> std::string& { return c.model.activation; }));
   v.push_back(choice_setting("model", "gelu", "GELU form", {"tanh", "erf"}, [](R& c) -> std::string& { return c.model.gelu; }));
+  v.push_back(choice_setting("model", "init-scheme", "how the first weights are drawn: gpt2 (N(0, 0.02), biases 0) or pytorch (stock nn.Linear uniform, nn.Embedding N(0, 1))", {"gpt2", "pytorch"}, [](R& c) -> std::string& { return c.model.init_scheme; }));
   // optimiser
   v.push_back(real_setting("optim", "lr", "peak learning rate", 0, 10, false, [](R& c) -> double& { return c.optim.lr; }));
   v.push_back(int_setting("optim", "warmup", "linear warm-up steps", 0, kBig, [](R& c) -> int64_t& { return c.optim.warmup; }));

@@ -1,12 +1,25 @@
 #include "nn/layers.h"
 
+#include <cmath>
+
 namespace mc {
 
-Linear::Linear(int64_t in, int64_t out, bool has_bias, double init_std, Generator& gen, DType dtype)
-    : weight(Tensor::normal({out, in}, 0.0, init_std, gen, dtype), true) {
+namespace {
+// A [shape] tensor drawn by `init` for a layer of fan-in `in` (the bias when is_bias).
+Tensor draw(const Shape& shape, int64_t in, LinearInit init, bool is_bias, Generator& gen, DType dtype) {
+  if (init.uniform_fan_in) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+    return Tensor::uniform(shape, -bound, bound, gen, dtype);
+  }
+  return is_bias ? Tensor::zeros(shape, dtype) : Tensor::normal(shape, 0.0, init.std, gen, dtype);
+}
+}  // namespace
+
+Linear::Linear(int64_t in, int64_t out, bool has_bias, LinearInit init, Generator& gen, DType dtype)
+    : weight(draw({out, in}, in, init, false, gen, dtype), true) {
   register_parameter("weight", weight, Decay::yes);
   if (has_bias) {
-    bias = Var(Tensor::zeros({out}, dtype), true);
+    bias = Var(draw({out}, in, init, true, gen, dtype), true);
     register_parameter("bias", bias, Decay::no);
   }
 }
@@ -36,8 +49,9 @@ LayerNorm::LayerNorm(int64_t dim, double eps_, DType dtype)
   register_parameter("bias", bias, Decay::no);
 }
 
-MLP::MLP(int64_t dim, int64_t hidden, Activation activation, double init_std, double out_std, Generator& gen, DType dtype)
-    : fc1(dim, hidden, true, init_std, gen, dtype), fc2(hidden, dim, true, out_std, gen, dtype), act(activation) {
+MLP::MLP(int64_t dim, int64_t hidden, Activation activation, LinearInit fc1_init, LinearInit fc2_init, Generator& gen,
+         DType dtype)
+    : fc1(dim, hidden, true, fc1_init, gen, dtype), fc2(hidden, dim, true, fc2_init, gen, dtype), act(activation) {
   register_module("fc1", fc1);
   register_module("fc2", fc2);
 }

@@ -7,10 +7,20 @@ namespace mc {
 namespace {
 constexpr double kInitStd = 0.02;  // GPT-2's initialisation
 
+// init "gpt2": every Linear weight N(0, 0.02), biases 0, embeddings N(0, 0.02).
+// init "pytorch": what stock nn.Linear / nn.Embedding draw (docs/model.md).
+bool pytorch_init(const ModelConfig& cfg) { return cfg.init_scheme == "pytorch"; }
+LinearInit linear_init(const ModelConfig& cfg) {
+  return pytorch_init(cfg) ? LinearInit::fan_in() : LinearInit::normal(kInitStd);
+}
+double embedding_std(const ModelConfig& cfg) { return pytorch_init(cfg) ? 1.0 : kInitStd; }
+
 // Residual output projections start smaller under pre-norm, so the residual stream's
-// variance does not grow with depth (GPT-2; the CoPE code does the same).
-double out_std(const ModelConfig& cfg) {
-  return cfg.post_norm ? kInitStd : kInitStd / std::sqrt(2.0 * static_cast<double>(cfg.layers));
+// variance does not grow with depth (GPT-2; the CoPE code does the same). PyTorch's
+// stock init has no such scaling.
+LinearInit out_init(const ModelConfig& cfg) {
+  if (pytorch_init(cfg) || cfg.post_norm) return linear_init(cfg);
+  return LinearInit::normal(kInitStd / std::sqrt(2.0 * static_cast<double>(cfg.layers)));
 }
 
 AttentionSpec make_spec(const ModelConfig& cfg, int64_t layer) {
@@ -31,10 +41,10 @@ AttentionSpec make_spec(const ModelConfig& cfg, int64_t layer) {
 CausalSelfAttention::CausalSelfAttention(const ModelConfig& cfg, int64_t layer, const Var* shared_e, Generator& gen,
                                          DType dtype)
     : spec(make_spec(cfg, layer)),
-      q(cfg.dim, cfg.dim, true, kInitStd, gen, dtype),
-      k(cfg.dim, cfg.dim, true, kInitStd, gen, dtype),
-      v(cfg.dim, cfg.dim, true, kInitStd, gen, dtype),
-      out(cfg.dim, cfg.dim, true, out_std(cfg), gen, dtype) {
+      q(cfg.dim, cfg.dim, true, linear_init(cfg), gen, dtype),
+      k(cfg.dim, cfg.dim, true, linear_init(cfg), gen, dtype),
+      v(cfg.dim, cfg.dim, true, linear_init(cfg), gen, dtype),
+      out(cfg.dim, cfg.dim, true, out_init(cfg), gen, dtype) {
   register_module("q", q);
   register_module("k", k);
   register_module("v", v);
@@ -42,7 +52,7 @@ CausalSelfAttention::CausalSelfAttention(const ModelConfig& cfg, int64_t layer, 
   const int64_t D = cfg.head_dim();
   if (spec.cope) {
     if (spec.gates == GateSource::sep_key) {
-      gate_k = std::make_unique<Linear>(cfg.dim, cfg.dim, true, kInitStd, gen, dtype);
+      gate_k = std::make_unique<Linear>(cfg.dim, cfg.dim, true, linear_init(cfg), gen, dtype);
       register_module("gate_k", *gate_k);
     }
     e = shared_e ? *shared_e : Var(Tensor::zeros({D, spec.npos}, dtype), true);
@@ -69,7 +79,7 @@ Block::Block(const ModelConfig& cfg, int64_t layer, const Var* shared_e, Generat
       mlp(cfg.dim, cfg.mlp_ratio * cfg.dim, cfg.activation == "relu" ? Activation::relu
                                             : cfg.gelu == "erf"       ? Activation::gelu_erf
                                                                       : Activation::gelu_tanh,
-          kInitStd, out_std(cfg), gen, dtype),
+          linear_init(cfg), out_init(cfg), gen, dtype),
       post_norm(cfg.post_norm),
       drop_p(cfg.dropout),
       attn_drop_p(cfg.attn_dropout) {
@@ -96,10 +106,10 @@ Transformer::Transformer(const ModelConfig& cfg, uint64_t seed, DType dtype)
     : dropout_rng(seed ^ 0x9e3779b97f4a7c15ULL),  // its own stream: dropout does not shift the weights
       cfg_((cfg.validate(), cfg)),
       init_rng_(seed),
-      tok_(cfg.vocab, cfg.dim, kInitStd, init_rng_, dtype, Decay::yes) {
+      tok_(cfg.vocab, cfg.dim, embedding_std(cfg), init_rng_, dtype, Decay::yes) {
   register_module("tok_emb", tok_);
   if (cfg_.pe == "abs") {
-    pos_ = std::make_unique<Embedding>(cfg_.seq, cfg_.dim, kInitStd, init_rng_, dtype, Decay::no);
+    pos_ = std::make_unique<Embedding>(cfg_.seq, cfg_.dim, embedding_std(cfg_), init_rng_, dtype, Decay::no);
     register_module("pos_emb", *pos_);
   }
   const Var* shared_e = nullptr;
@@ -114,7 +124,7 @@ Transformer::Transformer(const ModelConfig& cfg, uint64_t seed, DType dtype)
     register_module("ln_f", *ln_f_);
   }
   if (!cfg_.tied) {
-    head_ = std::make_unique<Linear>(cfg_.dim, cfg_.vocab, false, kInitStd, init_rng_, dtype);
+    head_ = std::make_unique<Linear>(cfg_.dim, cfg_.vocab, false, linear_init(cfg_), init_rng_, dtype);
     register_module("head", *head_);
   }
 }

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
 #include "nn/checks.h"
 #include "nn/transformer.h"
@@ -79,6 +80,50 @@ TEST_CASE("parameters: names, counts, sharing") {
   };
   CHECK(count("cope_e") == 1);  // CoPE on layer 1 only
   CHECK(count("rel_r") == 2);   // rel on both
+}
+
+TEST_CASE("init_scheme pytorch draws what stock nn.Linear and nn.Embedding draw") {
+  // A wider model than the checks' so that the statistics are sharp: C = 64, V = 40.
+  auto stats = [](const Var& p) {
+    const std::vector<double> v = p.value().to_vector();
+    double sum = 0, sq = 0, top = 0;
+    for (double x : v) sum += x, sq += x * x, top = std::max(top, std::abs(x));
+    const double n = static_cast<double>(v.size()), mean = sum / n;
+    return std::tuple{mean, std::sqrt(sq / n - mean * mean), top};
+  };
+  for (const std::string scheme : {"gpt2", "pytorch"}) {
+    CAPTURE(scheme);
+    ModelConfig c = small_check_config("abs");
+    c.dim = 64, c.heads = 4, c.vocab = 40, c.seq = 16, c.init_scheme = scheme;
+    Transformer m(c, 3);
+    const bool torch = scheme == "pytorch";
+    for (const auto& [name, p] : m.named_parameters()) {
+      CAPTURE(name);
+      const auto [mean, sd, top] = stats(p);
+      const bool ln = name.find(".ln") != std::string::npos || name.rfind("ln_f", 0) == 0;
+      const bool emb = name == "tok_emb.weight" || name == "pos_emb.weight";
+      const bool bias = !ln && name.size() > 5 && name.substr(name.size() - 5) == ".bias";
+      if (ln) {
+        CHECK(sd == 0.0);  // ones and zeros in both schemes
+      } else if (emb) {
+        CHECK(sd == doctest::Approx(torch ? 1.0 : 0.02).epsilon(0.08));
+      } else {
+        const double in = static_cast<double>(p.shape().size() == 2 ? p.size(1) : name.find("fc2") != std::string::npos ? 4 * c.dim : c.dim);
+        if (torch) {  // uniform(+-1/sqrt(in)): sd 1/sqrt(3 in), nothing past the bound
+          CHECK(top <= 1.0 / std::sqrt(in));
+          CHECK(sd == doctest::Approx(1.0 / std::sqrt(3.0 * in)).epsilon(bias ? 0.35 : 0.1));
+        } else if (bias) {
+          CHECK(top == 0.0);
+        } else {  // N(0, 0.02), the residual projections N(0, 0.02 / sqrt(2 layers))
+          const bool resid = name.find("attn.out") != std::string::npos || name.find("fc2") != std::string::npos;
+          CHECK(sd == doctest::Approx(resid ? 0.01 : 0.02).epsilon(0.1));
+        }
+      }
+    }
+  }
+  ModelConfig b = small_check_config("cope");
+  b.init_scheme = "kaiming";
+  CHECK_THROWS_WITH_AS(b.validate(), doctest::Contains("config: init_scheme: must be gpt2 or pytorch"), ConfigError);
 }
 
 TEST_CASE("weight decay: the modules mark their parameters, matrices but not positions") {
