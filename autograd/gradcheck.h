@@ -35,6 +35,34 @@ struct GradcheckOptions {
   double tolerance = 1e-6;  // on the relative error
   double floor = 1e-3;      // the smallest denominator of the relative error
   uint64_t seed = 0x5eed;   // of the projection r and the preset gradients
+  std::vector<std::string> names;  // the inputs' names in reports ("x", "weight"); default "input k"
+  int worst = 5;            // elements a failing input lists
+};
+
+// One element of a failing input: where it is, and the two gradients there.
+struct GradcheckElement {
+  std::vector<int64_t> index;  // into the input's shape
+  double analytic = 0.0;       // backward's dL/dx there
+  double numeric = 0.0;        // the central difference's
+};
+
+// What the check found for one input.
+struct GradcheckInput {
+  std::string name;               // options.names[k], or "input k"
+  Shape shape;
+  double rel_err = 0.0;           // err_k above
+  double accumulate_err = 0.0;    // max |second - (preset + first)| over its elements
+  // "" when it passed; else "wrong value" (backward's gradient differs from the finite
+  // differences), "overwritten" (a second backward replaced the gradient already there
+  // instead of adding to it: `=` where `+=` belongs), or "wrong accumulation" (it added
+  // something else). A wrong value and an accumulation fault are listed together.
+  std::vector<std::string> faults;
+  std::vector<GradcheckElement> worst;  // wrong value: the elements with the largest |analytic - numeric|
+  // an accumulation fault: its worst element, the gradient preset there, what the second
+  // backward should have left (preset + analytic) and what it left
+  std::vector<int64_t> accumulate_index;
+  double preset = 0.0, expected = 0.0, accumulated = 0.0;
+  bool pass() const { return faults.empty(); }
 };
 
 struct GradcheckResult {
@@ -42,9 +70,16 @@ struct GradcheckResult {
   double max_rel_err = 0.0;             // the largest err_k
   std::vector<double> rel_err;          // err_k per input
   double accumulate_err = 0.0;          // max |second - (preset + first)|
+  std::vector<GradcheckInput> inputs;   // per input, in order
   std::vector<std::string> ops;         // the op names on the checked graph
-  std::string message;                  // what failed, if anything
+  double tolerance = 0.0;               // the options it ran with
+  std::string message;                  // a one-line summary of what failed, if anything
 };
+
+// A report a person can act on: each failing input, its fault, its worst elements
+// (index: analytic vs numeric) and the ops on the graph; "gradcheck passed ..." otherwise.
+// Test helpers print it as the failure message (autograd/gradcheck_doctest.h).
+std::string gradcheck_report(const GradcheckResult& r);
 
 using VarFunction = std::function<Var(const std::vector<Var>&)>;
 

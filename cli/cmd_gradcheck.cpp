@@ -12,6 +12,30 @@
 
 namespace mc {
 
+namespace {
+// One check as JSON: the summary, and per input what gradcheck_report prints (the
+// worst elements of a wrong value, the element of an accumulation fault).
+nlohmann::json result_json(const OpCheck& c, const GradcheckResult& res) {
+  nlohmann::json inputs = nlohmann::json::array();
+  for (const GradcheckInput& in : res.inputs) {
+    nlohmann::json i = {{"name", in.name},          {"shape", in.shape},   {"rel_err", in.rel_err},
+                        {"accumulate_err", in.accumulate_err}, {"faults", in.faults}, {"pass", in.pass()}};
+    nlohmann::json worst = nlohmann::json::array();
+    for (const GradcheckElement& e : in.worst)
+      worst.push_back({{"index", e.index}, {"analytic", e.analytic}, {"numeric", e.numeric}});
+    i["worst"] = worst;
+    if (!in.accumulate_index.empty())
+      i["accumulate"] = {{"index", in.accumulate_index}, {"preset", in.preset}, {"expected", in.expected},
+                         {"got", in.accumulated}};
+    inputs.push_back(i);
+  }
+  nlohmann::json j = {{"op", c.op}, {"case", c.name}, {"max_rel_err", res.max_rel_err}, {"accumulate_err", res.accumulate_err},
+                      {"tolerance", res.tolerance}, {"pass", res.pass}, {"inputs", inputs}};
+  if (!res.pass) j["message"] = res.message;
+  return j;
+}
+}  // namespace
+
 int cmd_gradcheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   cxxopts::Options options("minicope gradcheck",
                            "Checks the analytic gradient of every registered op against central finite differences\n"
@@ -45,15 +69,13 @@ int cmd_gradcheck(const std::vector<std::string>& args, std::ostream& out, std::
     const GradcheckResult res = c->run();
     failures += res.pass ? 0 : 1;
     if (json) {
-      nlohmann::json j = {{"op", c->op}, {"case", c->name}, {"max_rel_err", res.max_rel_err},
-                          {"accumulate_err", res.accumulate_err}, {"pass", res.pass}};
-      if (!res.pass) j["message"] = res.message;
-      out << j.dump() << "\n";
+      out << result_json(*c, res).dump() << "\n";
     } else {
       char line[256];
       std::snprintf(line, sizeof line, "%-36s %11.2e  %10.2e  %s", c->name.c_str(), res.max_rel_err, res.accumulate_err,
                     res.pass ? "pass" : "FAIL");
       out << line << (res.pass ? "" : "  (" + res.message + ")") << "\n";
+      if (!res.pass) out << gradcheck_report(res);
     }
   }
   if (!json) out << selected.size() - size_t(failures) << " passed, " << failures << " failed\n";

@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "tests/cli_util.h"
+#include "autograd/gradcheck.h"
+#include "autograd/ops.h"
 #include "cli/cli.h"
 
 using namespace mc;
@@ -88,6 +90,44 @@ TEST_CASE("gradcheck --json prints one object per case") {
     ++n;
   }
   CHECK(n == 19);  // 4 flag combinations x 4 layouts + 3 corner cases
+  // every input is reported: its name, shape, error, and no faults
+  const auto j = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
+  REQUIRE(j["inputs"].size() == 2);
+  CHECK(j["inputs"][0]["name"] == "input 0");
+  CHECK(j["inputs"][0]["faults"].empty());
+  CHECK(j["inputs"][0]["worst"].empty());
+  CHECK(j["inputs"][1]["rel_err"].get<double>() < 1e-6);
+}
+
+TEST_CASE("gradcheck on a wrong backward: the report in the table, the same fields in --json") {
+  // A deliberately wrong op, registered in this test program only: its backward
+  // overwrites the gradient (= where += belongs) and doubles one element.
+  add_op_check({"test_wrong_square", "test_wrong_square[3x2]", [] {
+                  Generator g(4);
+                  auto f = [](const std::vector<Var>& v) {
+                    const Var x = v[0];
+                    return record("test_wrong_square", mul(x.value(), x.value()), {x}, [x](const Tensor& gy) {
+                      Tensor& buf = x.grad_buffer();
+                      buf = mul(mul_scalar(x.value(), 2), gy);
+                      buf.data<double>()[1] *= 2;
+                    });
+                  };
+                  return gradcheck(f, {Tensor::uniform({3, 2}, -1, 1, g, DType::f64)});
+                }});
+  const Run table = run({"gradcheck", "--op", "test_wrong_square"});
+  CHECK(table.code == 1);
+  CHECK(table.out.find("input 0 [3,2]: wrong value") != std::string::npos);
+  CHECK(table.out.find("[0,1]") != std::string::npos);
+  CHECK(table.out.find("= where += belongs") != std::string::npos);  // both faults are named
+  const Run js = run({"gradcheck", "--op", "test_wrong_square", "--json"});
+  CHECK(js.code == 1);
+  const auto j = nlohmann::json::parse(js.out.substr(0, js.out.find('\n')));
+  CHECK(j["pass"] == false);
+  const auto& in = j["inputs"][0];
+  CHECK(in["faults"] == nlohmann::json({"wrong value", "overwritten"}));
+  CHECK(in["worst"][0]["index"] == nlohmann::json({0, 1}));
+  CHECK(in["worst"][0]["analytic"].get<double>() == doctest::Approx(2 * in["worst"][0]["numeric"].get<double>()));
+  CHECK(in["accumulate"]["got"].get<double>() != doctest::Approx(in["accumulate"]["expected"].get<double>()));
 }
 
 TEST_CASE("gradcheck --list and the table") {

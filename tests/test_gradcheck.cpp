@@ -2,11 +2,13 @@
 // that `minicope gradcheck` runs), and the checker itself: it must catch wrong gradients.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "autograd/gradcheck.h"
+#include "autograd/gradcheck_doctest.h"
 #include "autograd/ops.h"
 #include "nn/checks.h"
 
@@ -84,6 +86,60 @@ TEST_CASE("the checker catches wrong gradients") {
   CHECK(over.accumulate_err > 1e-3);  // ...but it overwrote what was there
   auto forgot = gradcheck([](const std::vector<Var>& v) { return forgetful_exp(v[0]); }, x);
   CHECK_FALSE(forgot.pass);
+}
+
+TEST_CASE("a failed check says which input, which elements, and what kind of fault") {
+  Generator gen(1);
+  const std::vector<Tensor> x = {Tensor::uniform({3, 4}, -1, 1, gen, DType::f64)};
+  GradcheckOptions named;
+  named.names = {"x"};
+  // forgetful_exp drops the last element's gradient: the worst element is [2,3], analytic 0
+  auto forgot = gradcheck([](const std::vector<Var>& v) { return forgetful_exp(v[0]); }, x, named);
+  REQUIRE(forgot.inputs.size() == 1);
+  const GradcheckInput& in = forgot.inputs[0];
+  CHECK(in.name == "x");
+  CHECK(in.faults == std::vector<std::string>{"wrong value"});
+  REQUIRE(in.worst.size() == 5);
+  CHECK(in.worst[0].index == std::vector<int64_t>{2, 3});
+  CHECK(in.worst[0].analytic == 0.0);
+  CHECK(std::fabs(in.worst[0].numeric) > 1e-3);  // exp(x) times the projection's weight there
+  // only that element is wrong: the next worst differ by rounding alone
+  CHECK(std::fabs(in.worst[1].analytic - in.worst[1].numeric) < 1e-8);
+  const std::string report = gradcheck_report(forgot);
+  CHECK(report.find("a gradient never sent") != std::string::npos);
+  CHECK(report.find("gradcheck FAILED on 1 of 1 inputs") != std::string::npos);
+  CHECK(report.find("x [3,4]: wrong value") != std::string::npos);
+  CHECK(report.find("[2,3]") != std::string::npos);
+  CHECK(report.find("forgotten_exp") == std::string::npos);
+  CHECK(report.find("forgetful_exp") != std::string::npos);  // the ops on the graph
+  CHECK(forgot.message.find("x [3,4]: wrong value") == 0);
+
+  // an overwriting backward: right values, "overwritten", the element and what it held
+  auto over = gradcheck([](const std::vector<Var>& v) { return overwriting_square(v[0]); }, x);
+  REQUIRE(over.inputs.size() == 1);
+  CHECK(over.inputs[0].name == "input 0");
+  CHECK(over.inputs[0].faults == std::vector<std::string>{"overwritten"});
+  CHECK(over.inputs[0].worst.empty());
+  CHECK(over.inputs[0].accumulated == doctest::Approx(over.inputs[0].expected - over.inputs[0].preset));
+  CHECK(gradcheck_report(over).find("= where += belongs") != std::string::npos);
+
+  // two inputs, one wrong: the report lists the good one as ok
+  auto pair = gradcheck([](const std::vector<Var>& v) { return add(forgetful_exp(v[0]), v[1]); },
+                        {x[0], Tensor::uniform({3, 4}, -1, 1, gen, DType::f64)});
+  REQUIRE(pair.inputs.size() == 2);
+  CHECK_FALSE(pair.inputs[0].pass());
+  CHECK(pair.inputs[1].pass());
+  CHECK(gradcheck_report(pair).find("input 1 [3,4]: ok") != std::string::npos);
+  CHECK(gradcheck_report(gradcheck([](const std::vector<Var>& v) { return exp(v[0]); }, x)).rfind("gradcheck passed", 0) == 0);
+}
+
+TEST_CASE("MC_CHECK_GRADIENT: a gradient check as a doctest assertion") {
+  Generator gen(3);
+  const Tensor a = Tensor::uniform({2, 3}, -1, 1, gen, DType::f64), b = Tensor::uniform({3, 2}, -1, 1, gen, DType::f64);
+  MC_CHECK_GRADIENT([](const std::vector<Var>& v) { return matmul(v[0], v[1]); }, {a, b});
+  GradcheckOptions loose;
+  loose.tolerance = 1e-4;
+  MC_REQUIRE_GRADIENT([](const std::vector<Var>& v) { return bad_sigmoid(v[0], 1e-6); }, {a}, loose);
 }
 
 TEST_CASE("the checker converts f32 inputs to f64 and reports per-input errors") {
