@@ -78,7 +78,7 @@ if [[ -e "$out" && ! -d "$out" ]]; then die "--out $out exists and is not a fold
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 
-bin="$here/build/minicope"
+bin="${MINICOPE_BIN:-$here/build/minicope}"  # MINICOPE_BIN: a copy of the program, so rebuilding does not change a running reproduction
 data="$here/../shared/data"
 
 # ---- the experiments: one line per run, "NAME ARGS..." --------------------------------
