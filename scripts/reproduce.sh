@@ -27,6 +27,8 @@
 #   --lengths the Counting program lengths to run, a comma-separated subset of 128, 256,
 #             512 (default: 128 quick, all three full), e.g. to finish one length first
 #   --dry-run write DIR/plan.txt and DIR/commands.txt and stop
+#   MINICOPE_BIN=FILE  train with this copy of the program (default build/minicope), so
+#             that rebuilding during a long reproduction does not change its later runs
 #
 # A finished run (its folder has result.jsonl) is kept and skipped, and an unfinished one
 # with a checkpoint is resumed (--resume), so the script can be stopped and started
