@@ -146,8 +146,12 @@ GradcheckResult gradcheck(const VarFunction& f, const std::vector<Tensor>& input
     double overwrite_err = 0.0;  // how far the result is from the gradient alone (G lost)
     size_t at = 0;
     for (size_t j = 0; j < got.size(); ++j) {
-      const double e = std::fabs(got[j] - (base[j] + analytic[k][j]));
-      if (e > in.accumulate_err || std::isnan(e)) in.accumulate_err = std::isnan(e) ? INFINITY : e, at = j;
+      double e = std::fabs(got[j] - (base[j] + analytic[k][j]));
+      if (std::isnan(e)) e = INFINITY;  // a NaN is the worst error there is
+      if (e > in.accumulate_err) {
+        in.accumulate_err = e;
+        at = j;
+      }
       overwrite_err = std::max(overwrite_err, std::fabs(got[j] - analytic[k][j]));
     }
     res.accumulate_err = std::max(res.accumulate_err, in.accumulate_err);

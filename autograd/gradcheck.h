@@ -52,7 +52,7 @@ struct GradcheckInput {
   Shape shape;
   double rel_err = 0.0;           // err_k above
   double accumulate_err = 0.0;    // max |second - (preset + first)| over its elements
-  // "" when it passed; else "wrong value" (backward's gradient differs from the finite
+  // empty when it passed; else "wrong value" (backward's gradient differs from the finite
   // differences), "overwritten" (a second backward replaced the gradient already there
   // instead of adding to it: `=` where `+=` belongs), or "wrong accumulation" (it added
   // something else). A wrong value and an accumulation fault are listed together.
