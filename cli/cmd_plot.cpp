@@ -187,7 +187,7 @@ std::vector<int64_t> map_input(const cxxopts::ParseResult& r, LoadedRun& run) {
   if (r.count("text")) {
     if (r.count("split") || r.count("example")) throw UsageError("--text and --split/--example are alternatives");
     const std::string s = r["text"].as<std::string>();
-    if (text) return Tokenizer::from_tokens(run.cfg.task.tokenizer, vocab).encode(s);
+    if (text) return Tokenizer::from_tokens(run.cfg.task.tokenizer, vocab, run.cfg.task.tokenizer_model).encode(s);
     std::vector<int64_t> ids;  // a synthetic task's tokens, separated by spaces: "w 1 i 0 r"
     std::stringstream in(s);
     for (std::string word; in >> word;) {

@@ -69,7 +69,7 @@ int cmd_sample(const std::vector<std::string>& args, std::ostream& out, std::ost
   LoadedRun run = load_run_flag(r.count("ckpt") ? &ckpt : nullptr, 0, /*with_task=*/false);
   if (run.cfg.task.name != "text")
     throw UsageError("sample needs a text run; " + ckpt + " is a " + run.cfg.task.name + " run (use eval)");
-  const Tokenizer tok = Tokenizer::from_tokens(run.cfg.task.tokenizer, run.cfg.task.vocab);
+  const Tokenizer tok = Tokenizer::from_tokens(run.cfg.task.tokenizer, run.cfg.task.vocab, run.cfg.task.tokenizer_model);
   const int64_t seq = run.cfg.model.seq;
   int64_t window = r.count("context") ? flag_int(r, "context", 2, 1 << 20) : seq;
   if (run.cfg.model.pe == "abs" && window > seq)

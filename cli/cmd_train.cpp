@@ -171,7 +171,7 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
   std::vector<EvalMetrics> ms;
   for (const std::string& s : splits) {
     ms.push_back(evaluate(*run.model, s, run.task->eval_set(s), batch, &comm));
-    ms.back().unit = run.task->unit();
+    ms.back().text = run.task->scored_text(s);
   }
   (void)err;
   print_metrics(out, *run.task, ms, r.count("json") > 0, run.step);

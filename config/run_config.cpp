@@ -119,8 +119,8 @@ std::vector<Setting> build() {
   v.push_back(choice_setting("task", "task", "the task", {"flipflop", "selcopy", "counting", "text"}, [](R& c) -> std::string& { return c.task.name; }));
   v.push_back(string_setting("task", "data", "text: the training text; counting: a folder of train/valid/test.jsonl in the official format", [](R& c) -> std::string& { return c.task.data; }));
   v.push_back(string_setting("task", "val", "text: the held-out text (default: the last 10% of --data)", [](R& c) -> std::string& { return c.task.val; }));
-  v.push_back(choice_setting("task", "tokenizer", "text: tokens", {"byte", "char", "word"}, [](R& c) -> std::string& { return c.task.tokenizer; }));
-  v.push_back(int_setting("task", "vocab-size", "text, word tokens: keep at most this many tokens, <unk> and <eol> included (0: all; else at least 2)", 0, 1 << 24, [](R& c) -> int64_t& { return c.task.vocab_size; }));
+  v.push_back(choice_setting("task", "tokenizer", "text: tokens (bpe, unigram: SentencePiece subwords learned from --data)", {"byte", "char", "word", "bpe", "unigram"}, [](R& c) -> std::string& { return c.task.tokenizer; }));
+  v.push_back(int_setting("task", "vocab-size", "text: word tokens: keep at most this many, <unk> and <eol> included (0: all; else at least 2); bpe, unigram: this many (0: 1024)", 0, 1 << 24, [](R& c) -> int64_t& { return c.task.vocab_size; }));
   v.push_back(int_setting("task", "min-count", "text, word tokens: keep words seen at least this often", 1, 1 << 30, [](R& c) -> int64_t& { return c.task.min_count; }));
   v.push_back(int_setting("task", "eval-size", "examples per evaluation split", 1, 1 << 20, [](R& c) -> int64_t& { return c.task.eval_size; }));
   v.push_back(int_setting("task", "length", "flipflop: tokens per sequence (even)", 4, 1 << 20, [](R& c) -> int64_t& { return c.task.length; }));
@@ -175,7 +175,8 @@ std::vector<Setting> build() {
   for (Setting& s : v) {
     for (const auto& [name, tasks] : only)
       if (s.name == name) s.tasks = tasks;
-    if (s.name == "vocab-size" || s.name == "min-count") s.tokenizer = "word";
+    if (s.name == "vocab-size") s.tokenizers = {"word", "bpe", "unigram"};
+    if (s.name == "min-count") s.tokenizers = {"word"};
   }
   return v;
 }
@@ -195,11 +196,11 @@ void check_settings_apply(const RunConfig& c, const std::set<std::string>& given
     if (!s.tasks.empty() && std::find(s.tasks.begin(), s.tasks.end(), c.task.name) == s.tasks.end()) {
       throw SettingError(s.name, "--" + s.name + " applies to --task " + join(s.tasks, " or ") + ", not " + c.task.name);
     }
-    if (!s.tokenizer.empty() && c.task.tokenizer != s.tokenizer)
-      throw SettingError(s.name, "--" + s.name + " applies to --tokenizer " + s.tokenizer + ", not " + c.task.tokenizer);
+    if (!s.tokenizers.empty() && std::find(s.tokenizers.begin(), s.tokenizers.end(), c.task.tokenizer) == s.tokenizers.end())
+      throw SettingError(s.name, "--" + s.name + " applies to --tokenizer " + join(s.tokenizers, ", ") + ", not " + c.task.tokenizer);
   }
   if (given.count("vocab-size") && c.task.vocab_size == 1)
-    throw SettingError("vocab-size", "--vocab-size 1 would leave only <unk>; give at least 2 (or 0 for every word)");
+    throw SettingError("vocab-size", "--vocab-size 1 would leave only <unk>; give at least 2 (or 0 for every word, or 1024 subwords)");
 }
 
 void apply_setting(RunConfig& c, const Setting& s, const nlohmann::json& value, const std::string& origin) {

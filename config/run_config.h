@@ -39,7 +39,7 @@ struct Setting {
   std::string group;  // task, model, optim, run
   // The tasks it applies to (empty: every task); given for another, it is refused.
   std::vector<std::string> tasks = {};
-  std::string tokenizer = "";  // it applies only with this tokenizer ("word")
+  std::vector<std::string> tokenizers = {};  // it applies only with these tokenizers (empty: any)
 };
 const std::vector<Setting>& settings();
 

@@ -51,11 +51,12 @@ struct TaskOptions {
   std::string data;              // counting: a folder with train/valid/test.jsonl (official format); text: the file
   // text
   std::string val;               // held-out text (default: the last 10% of data)
-  std::string tokenizer = "char";  // byte, char, word
-  int64_t vocab_size = 0;        // word: keep at most this many words (0: all)
+  std::string tokenizer = "char";  // byte, char, word, bpe, unigram
+  int64_t vocab_size = 0;        // word: keep at most this many words (0: all); bpe, unigram: this many (0: 1024)
   int64_t min_count = 1;         // word: keep words seen at least this often
   int64_t context = 0;           // text: the model's context (windows of context + 1 tokens); counting: cut_left's
   std::vector<std::string> vocab;  // a stored vocabulary (resume, eval, sample): rebuilds the tokenizer
+  std::string tokenizer_model;     // and for bpe, unigram its stored SentencePiece model
   bool evaluate_only = false;      // text: no training windows are drawn (eval), so the training text may be short
 };
 
@@ -64,6 +65,8 @@ class Task {
   virtual ~Task() = default;
   const std::string& name() const { return name_; }
   const std::vector<std::string>& vocab() const { return vocab_; }
+  // A text task's serialized SentencePiece model (bpe, unigram), else empty.
+  const std::string& tokenizer_model() const { return tokenizer_model_; }
   // The longest model input any split needs (tokens - 1).
   virtual int64_t context() const = 0;
   virtual Example sample(Generator& g) const = 0;  // one training example
@@ -91,8 +94,16 @@ class Task {
   std::string describe(const Example& e) const;  // the tokens as text
   // Text tasks choose the best checkpoint by loss and report perplexity.
   virtual bool is_text() const { return false; }
-  // The unit of one token for bits-per-unit ("byte", "char"), or "" when it has none.
-  virtual std::string unit() const { return ""; }
+  // The characters (UTF-8 code points) and bytes of the text that an evaluation split's
+  // scored tokens predict, so that its loss can be given per character and per byte
+  // whatever the tokens are; {0, 0} for a task that is not text.
+  struct TextSize {
+    int64_t chars = 0, bytes = 0;
+  };
+  virtual TextSize scored_text(const std::string& split) const {
+    (void)split;
+    return {};
+  }
   // What the task's shortcut (Example::shortcut_right) does, in a phrase, or "" for none.
   virtual std::string shortcut() const { return ""; }
   // A fixed training set (Counting's --data), which --epochs reads in shuffled passes;
@@ -102,6 +113,7 @@ class Task {
  protected:
   std::string name_;
   std::vector<std::string> vocab_;
+  std::string tokenizer_model_;
 };
 
 // The settings that make a task's sequences long ("--length" for flipflop), for messages,

@@ -49,11 +49,31 @@ class TextTask : public Task {
       train.resize(cut);
       if (held.empty()) throw FileError(o.data, o.data + ": too short to hold out its last 10% (pass --val FILE)");
     }
-    tok_ = o.vocab.empty() ? Tokenizer::train(o.tokenizer, train, o.vocab_size, o.min_count)
-                           : Tokenizer::from_tokens(o.tokenizer, o.vocab);
+    if (is_subword(o.tokenizer))  // SentencePiece reads UTF-8
+      for (const auto& [name, text] : {std::pair{&o.data, &train}, std::pair{&o.val, &held}})
+        if (const size_t at = invalid_utf8_at(*text); at != std::string::npos)
+          throw FileError(*name, *name + ": not UTF-8 (byte offset " + std::to_string(at) + "); --tokenizer " + o.tokenizer +
+                                   " reads UTF-8 text, --tokenizer byte any bytes");
+    if (!o.vocab.empty()) {
+      tok_ = Tokenizer::from_tokens(o.tokenizer, o.vocab, o.tokenizer_model);  // stored: its faults are the file's
+    } else {
+      try {
+        tok_ = Tokenizer::train(o.tokenizer, train, o.vocab_size, o.min_count);
+      } catch (const std::invalid_argument& e) {  // a vocabulary size this text does not allow
+        throw SettingError("vocab-size", e.what());
+      }
+    }
     vocab_ = tok_.tokens();
+    tokenizer_model_ = tok_.model();
     train_ids_ = tok_.encode(train);
     held_ids_ = tok_.encode(held);
+    held_size_ = text_size(held);
+    if (!held_ids_.empty()) {  // the first held-out token is not predicted (an unknown one: one character)
+      const int64_t first = held_ids_[0];
+      const std::string_view c0 = utf8_chars(held).front();
+      const TextSize t = first == tok_.unk() ? text_size(c0) : text_size(tok_.piece(first, -1));
+      held_size_.chars -= t.chars, held_size_.bytes -= t.bytes;
+    }
     if (!o.evaluate_only && int64_t(train_ids_.size()) < o.context + 1)
       throw FileError(o.data, (o.val.empty() ? o.data + " (its first 90%)" : o.data) + ": " +
                                std::to_string(train_ids_.size()) + " tokens, fewer than one context window (" +
@@ -63,7 +83,10 @@ class TextTask : public Task {
   }
   int64_t context() const override { return opt_.context; }
   bool is_text() const override { return true; }
-  std::string unit() const override { return tok_.kind() == "word" ? "" : tok_.unit(); }
+  TextSize scored_text(const std::string& split) const override {
+    if (split != "valid") throw std::invalid_argument("text has one split, 'valid' (the held-out text), not '" + split + "'");
+    return held_size_;
+  }
   const Tokenizer& tokenizer() const { return tok_; }
   Example sample(Generator& g) const override {
     const int64_t n = opt_.context + 1;
@@ -99,6 +122,9 @@ class TextTask : public Task {
   TaskOptions opt_;
   Tokenizer tok_;
   std::vector<int64_t> train_ids_, held_ids_;
+  TextSize held_size_;  // of the held-out text the scored tokens predict (all but the first token's)
+
+  static TextSize text_size(std::string_view t) { return {int64_t(utf8_chars(t).size()), int64_t(t.size())}; }
 };
 
 }  // namespace

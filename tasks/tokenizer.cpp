@@ -1,6 +1,7 @@
-// tokenizer.cpp — byte, char and word tokenizers (tokenizer.h).
+// tokenizer.cpp — byte, char, word and subword tokenizers (tokenizer.h).
 #include "tasks/tokenizer.h"
 #include "io/files.h"
+#include "tasks/subword.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -54,13 +55,22 @@ void for_each_word(std::string_view text, F&& f) {
 }
 }  // namespace
 
-bool is_valid_utf8(std::string_view text) {
+size_t invalid_utf8_at(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     const size_t n = utf8_length(text, i);
-    if (n == 1 && static_cast<unsigned char>(text[i]) >= 0x80) return false;
+    if (n == 1 && static_cast<unsigned char>(text[i]) >= 0x80) return i;
     i += n;
   }
-  return true;
+  return std::string_view::npos;
+}
+
+bool is_valid_utf8(std::string_view text) { return invalid_utf8_at(text) == std::string_view::npos; }
+
+bool is_subword(const std::string& kind) { return kind == "bpe" || kind == "unigram"; }
+
+const std::string& Tokenizer::model() const {
+  static const std::string none;
+  return subword_ ? subword_->serialized() : none;
 }
 
 std::vector<std::string_view> utf8_chars(std::string_view text) {
@@ -73,12 +83,22 @@ std::vector<std::string_view> utf8_chars(std::string_view text) {
   return out;
 }
 
-Tokenizer Tokenizer::from_tokens(const std::string& kind, const std::vector<std::string>& tokens) {
-  if (kind != "byte" && kind != "char" && kind != "word")
-    throw std::invalid_argument("unknown tokenizer '" + kind + "' (byte, char, word)");
+Tokenizer Tokenizer::from_tokens(const std::string& kind, const std::vector<std::string>& tokens, const std::string& model) {
+  if (kind != "byte" && kind != "char" && kind != "word" && !is_subword(kind))
+    throw std::invalid_argument("unknown tokenizer '" + kind + "' (byte, char, word, bpe, unigram)");
   Tokenizer t;
   t.kind_ = kind;
   t.tokens_ = tokens;
+  if (is_subword(kind)) {  // SentencePiece encodes; the token list is what its pieces read as
+    if (model.empty()) throw std::invalid_argument("a " + kind + " tokenizer needs its SentencePiece model");
+    t.subword_ = std::make_shared<const SubwordModel>(SubwordModel::load(model));
+    if (t.subword_->pieces() != tokens)
+      throw std::invalid_argument("the token list (" + std::to_string(tokens.size()) + " tokens) is not the SentencePiece model's (" +
+                                  std::to_string(t.subword_->pieces().size()) + ")");
+    t.unk_ = t.subword_->unk();
+    return t;
+  }
+  if (!model.empty()) throw std::invalid_argument("a " + kind + " tokenizer has no SentencePiece model");
   if (kind == "byte" && tokens.size() != 256) throw std::invalid_argument("a byte tokenizer has 256 tokens, got " + std::to_string(tokens.size()));
   for (size_t i = 0; i < tokens.size(); ++i)
     if (!t.index_.emplace(tokens[i], int64_t(i)).second && kind != "byte")
@@ -92,6 +112,13 @@ Tokenizer Tokenizer::from_tokens(const std::string& kind, const std::vector<std:
 }
 
 Tokenizer Tokenizer::train(const std::string& kind, std::string_view text, int64_t max_vocab, int64_t min_count) {
+  if (is_subword(kind)) {
+    if (const size_t at = invalid_utf8_at(text); at != std::string_view::npos)
+      throw std::invalid_argument("the training text is not UTF-8 (byte offset " + std::to_string(at) + "); --tokenizer " + kind +
+                                  " reads UTF-8 text, --tokenizer byte any bytes");
+    const SubwordModel m = SubwordModel::train(kind, text, max_vocab > 0 ? max_vocab : kDefaultSubwordVocab);
+    return from_tokens(kind, m.pieces(), m.serialized());
+  }
   std::vector<std::string> tokens;
   if (kind == "byte") {
     for (int b = 0; b < 256; ++b) tokens.push_back(std::string(1, char(b)));
@@ -116,14 +143,16 @@ Tokenizer Tokenizer::train(const std::string& kind, std::string_view text, int64
       tokens.push_back(w);
     }
   } else {
-    throw std::invalid_argument("unknown tokenizer '" + kind + "' (byte, char, word)");
+    throw std::invalid_argument("unknown tokenizer '" + kind + "' (byte, char, word, bpe, unigram)");
   }
   return from_tokens(kind, tokens);
 }
 
 std::vector<int64_t> Tokenizer::encode(std::string_view text) const {
   std::vector<int64_t> ids;
-  if (kind_ == "byte") {
+  if (subword_) {
+    subword_->encode(text, ids);
+  } else if (kind_ == "byte") {
     for (char c : text) ids.push_back(static_cast<unsigned char>(c));
   } else if (kind_ == "char") {
     for (std::string_view c : utf8_chars(text)) {

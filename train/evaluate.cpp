@@ -13,7 +13,8 @@
 namespace mc {
 
 double EvalMetrics::ppl() const { return std::exp(loss); }
-double EvalMetrics::bits() const { return loss / std::log(2.0); }
+double EvalMetrics::bits_per_char() const { return text.chars ? loss * double(scored) / std::log(2.0) / double(text.chars) : NAN; }
+double EvalMetrics::bits_per_byte() const { return text.bytes ? loss * double(scored) / std::log(2.0) / double(text.bytes) : NAN; }
 
 namespace {
 
@@ -103,7 +104,12 @@ std::string metrics_line(const Task& task, const EvalMetrics& m, int64_t step) {
   nlohmann::json j{{"task", task.name()}, {"split", m.split}, {"step", step}, {"loss", m.loss}};
   if (task.is_text()) {
     j["ppl"] = m.ppl();
-    if (!m.unit.empty()) j["bits_per_" + m.unit] = m.bits();
+    if (m.text.chars > 0) {
+      j["bits_per_char"] = m.bits_per_char();
+      j["bits_per_byte"] = m.bits_per_byte();
+      j["chars"] = m.text.chars;
+      j["bytes"] = m.text.bytes;
+    }
     j["tokens"] = m.scored;
   } else {
     j["error_rate"] = m.error_rate;
@@ -128,11 +134,13 @@ void print_metrics(std::ostream& out, const Task& task, const std::vector<EvalMe
     for (const EvalMetrics& m : ms) {
       std::snprintf(line, sizeof line, "%s: loss %.4f nats/token, perplexity %.3f", m.split.c_str(), m.loss, m.ppl());
       out << line;
-      if (!m.unit.empty()) {
-        std::snprintf(line, sizeof line, ", %.4f bits per %s", m.bits(), m.unit.c_str());
+      if (m.text.chars > 0) {
+        std::snprintf(line, sizeof line, "; %.4f bits per character, %.4f per byte", m.bits_per_char(), m.bits_per_byte());
         out << line;
       }
-      out << " (" << m.scored << " tokens)\n";
+      out << " (" << m.scored << " tokens";
+      if (m.text.chars > 0) out << ", " << m.text.chars << " characters, " << m.text.bytes << " bytes";
+      out << ")\n";
     }
     return;
   }

@@ -21,9 +21,10 @@ struct EvalMetrics {
   double shortcut_error_rate = 0;  // its error on them
   int64_t binding_examples = 0;    // those it gets wrong (Counting: where binding matters)
   double binding_error_rate = 0;   // the model's error on those (NaN when there are none)
-  std::string unit;             // text: "byte" or "char" when bits per unit mean something
-  double ppl() const;           // exp(loss)
-  double bits() const;          // loss / ln 2: bits per byte or character
+  Task::TextSize text;          // text: the characters and bytes the scored tokens predict
+  double ppl() const;           // exp(loss), per token
+  double bits_per_char() const;  // the summed loss in bits over text.chars (NaN: none)
+  double bits_per_byte() const;  // and over text.bytes: comparable across tokenizers
 };
 
 // Evaluates `model` (in eval mode, no gradients) on fixed example sets. With `comm`

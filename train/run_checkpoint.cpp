@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "io/base64.h"
 #include "tasks/tokenizer.h"
 
 namespace mc {
@@ -113,6 +114,13 @@ void restore_vocab(RunConfig& cfg, const TensorFile& f, const std::string& path)
   } catch (const std::invalid_argument& e) {
     throw CheckpointError(path, path + ": the stored vocabulary is unusable (" + e.what() + ")");
   }
+  if (auto m = f.metadata.find("tokenizer_model"); m != f.metadata.end()) {  // bpe, unigram
+    try {
+      cfg.task.tokenizer_model = base64_decode(m->second);
+    } catch (const std::invalid_argument& e) {
+      throw CheckpointError(path, path + ": the stored tokenizer model is corrupt (" + e.what() + ")");
+    }
+  }
 }
 
 }  // namespace
@@ -142,6 +150,8 @@ void save_run(const std::string& path, const RunConfig& cfg, const Task& task, T
                 {"best_error", num(st.best_error)},
                 {"best_loss", num(st.best_loss)},
                 {"best_step", std::to_string(st.best_step)}};
+  if (!task.tokenizer_model().empty())  // bpe, unigram: SentencePiece's model, so eval and sample need no other file
+    f.metadata["tokenizer_model"] = base64_encode(task.tokenizer_model());
   save_safetensors(path, f);
 }
 
@@ -244,9 +254,10 @@ LoadedRun run_from_file(TensorFile f, const std::string& file, int64_t seq, bool
                           " tokens, the model " + std::to_string(r.cfg.model.vocab));
   if (r.cfg.task.name == "text") {  // a forged or damaged token list is the file's fault: name it
     try {
-      Tokenizer::from_tokens(r.cfg.task.tokenizer, r.cfg.task.vocab);
+      Tokenizer::from_tokens(r.cfg.task.tokenizer, r.cfg.task.vocab, r.cfg.task.tokenizer_model);
     } catch (const std::invalid_argument& e) {
-      throw CheckpointError(file, file + ": the stored vocabulary is unusable (" + e.what() + ")");
+      throw CheckpointError(file, file + ": the stored " + (is_subword(r.cfg.task.tokenizer) ? "tokenizer" : "vocabulary") +
+                                      " is unusable (" + e.what() + ")");
     }
   }
   if (with_task) r.task = stored_task(r.cfg, file);

@@ -307,7 +307,7 @@ class Run {
     std::vector<EvalMetrics> ms;
     for (size_t s = 0; s < split_names_.size(); ++s) {
       ms.push_back(evaluate(m, split_names_[s], sets_[s], eval_batch, &comm_));
-      ms.back().unit = task_->unit();
+      ms.back().text = task_->scored_text(split_names_[s]);
     }
     return ms;
   }
