@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh [--seconds N] [--jobs N] [TARGET...]
 #
-#   TARGET     checkpoint, config, jsonl, tokenizer (default: all four)
+#   TARGET     checkpoint, config, jsonl, tokenizer, subword (default: all five)
 #   --seconds  how long each target runs (default 60)
 #   --jobs     targets at a time (default: the number of cores)
 #
@@ -24,12 +24,12 @@ while [[ $# -gt 0 ]]; do
     --seconds) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || die "--seconds needs a whole number >= 1"; seconds="$2"; shift ;;
     --jobs) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || die "--jobs needs a whole number >= 1"; jobs="$2"; shift ;;
     -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    checkpoint|config|jsonl|tokenizer) targets+=("$1") ;;
-    *) die "unknown argument '$1' (targets: checkpoint, config, jsonl, tokenizer; see --help)" ;;
+    checkpoint|config|jsonl|tokenizer|subword) targets+=("$1") ;;
+    *) die "unknown argument '$1' (targets: checkpoint, config, jsonl, tokenizer, subword; see --help)" ;;
   esac
   shift
 done
-[[ ${#targets[@]} -gt 0 ]] || targets=(checkpoint config jsonl tokenizer)
+[[ ${#targets[@]} -gt 0 ]] || targets=(checkpoint config jsonl tokenizer subword)
 
 # clang and libFuzzer's runtime (Debian: clang, libclang-rt-dev of the same version)
 if ! command -v clang++ > /dev/null || ! compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" > /dev/null; then
