@@ -25,6 +25,13 @@ set(MINICOPE_PC_REQUIRES "openblas tbb nlohmann_json sentencepiece")
 if(MINICOPE_WITH_MPI)
   string(APPEND MINICOPE_PC_REQUIRES " mpi-cxx")  # dist was built with MPI
 endif()
+# The prefix relative to the file itself (pkg-config's ${pcfiledir}), so that an install
+# with `cmake --install --prefix P` (or a .deb) finds P, not the configured prefix.
+set(MINICOPE_PC_PREFIX "\${pcfiledir}")
+string(REPLACE "/" ";" pc_dirs "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+foreach(unused IN LISTS pc_dirs)
+  string(APPEND MINICOPE_PC_PREFIX "/..")
+endforeach()
 configure_file(${CMAKE_SOURCE_DIR}/cmake/minicope.pc.in ${CMAKE_BINARY_DIR}/minicope.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/minicope.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 

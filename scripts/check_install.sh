@@ -29,5 +29,39 @@ if [[ $status != 1 ]]; then  # 0: found; 2: grep could not read the build
 fi
 ctest --test-dir "$tmp/build" --output-on-failure
 "$program" gradcheck --op sigmoid > /dev/null  # the installed program runs
-[[ "$1" == --installed ]] && pkg-config --exists minicope
-echo "check_install.sh: examples/custom_op built and passed against $where"
+
+# Every layer and every dependency (SentencePiece through tasks): a program that links
+# the top libraries and trains a BPE tokenizer, built through the CMake package and
+# through pkg-config.
+mkdir "$tmp/layers"
+cat > "$tmp/layers/main.cpp" << 'CPP'
+#include <cstdio>
+#include <string>
+#include "tasks/tokenizer.h"
+#include "train/trainer.h"
+int main() {
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "the cat sat on the mat,\tthe dog sat on the log " + std::to_string(i % 9) + "\n";
+  const mc::Tokenizer t = mc::Tokenizer::train("bpe", text, 48);
+  const bool ok = t.size() == 48 && t.decode(t.encode(text)) == text && t.encode(text).size() < text.size() / 2;
+  std::puts(ok ? "layers: a bpe tokenizer round-trips" : "layers: the bpe tokenizer is wrong");
+  return ok ? 0 : 1;
+}
+CPP
+cat > "$tmp/layers/CMakeLists.txt" << 'CMAKE'
+cmake_minimum_required(VERSION 3.20)
+project(layers CXX)
+find_package(minicope CONFIG REQUIRED)
+add_executable(layers main.cpp)
+target_compile_features(layers PRIVATE cxx_std_20)
+target_link_libraries(layers PRIVATE minicope::train minicope::plot)
+CMAKE
+cmake -S "$tmp/layers" -B "$tmp/layers/build" "${prefix_args[@]}" > "$tmp/layers.log"
+cmake --build "$tmp/layers/build" >> "$tmp/layers.log"
+"$tmp/layers/build/layers"
+pc_path="${PKG_CONFIG_PATH:-}"
+[[ "$1" != --installed ]] && pc_path="$tmp/prefix/lib/pkgconfig${pc_path:+:$pc_path}"
+# shellcheck disable=SC2046  # pkg-config's flags are words
+g++ -O1 "$tmp/layers/main.cpp" -o "$tmp/layers/by-pkg-config" $(PKG_CONFIG_PATH="$pc_path" pkg-config --cflags --libs minicope)
+"$tmp/layers/by-pkg-config" > /dev/null
+echo "check_install.sh: examples/custom_op built and passed against $where; every layer links (CMake and pkg-config)"
