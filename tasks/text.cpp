@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "io/files.h"
 #include "tasks/makers.h"
@@ -33,6 +34,7 @@ class TextTask : public Task {
     if (o.context < 1) throw SettingError("seq", "text: the context must be at least 1 token");
     std::string train = read_text(o.data, "data");
     std::string held;
+    size_t held_at = 0;  // where the held-out text starts in its file
     if (!o.val.empty()) held = read_text(o.val, "val");
     if (o.tokenizer != "byte")  // char and word tokens are for text; a NUL byte says the file is not
       for (const auto& [name, text] : {std::pair{&o.data, &train}, std::pair{&o.val, &held}})
@@ -46,14 +48,15 @@ class TextTask : public Task {
       if (o.tokenizer == "word")
         while (cut < train.size() && !std::isspace(static_cast<unsigned char>(train[cut]))) ++cut;
       held = train.substr(cut);
+      held_at = cut;
       train.resize(cut);
       if (held.empty()) throw FileError(o.data, o.data + ": too short to hold out its last 10% (pass --val FILE)");
     }
-    if (is_subword(o.tokenizer))  // SentencePiece reads UTF-8
-      for (const auto& [name, text] : {std::pair{&o.data, &train}, std::pair{&o.val, &held}})
+    if (is_subword(o.tokenizer))  // SentencePiece reads UTF-8 (the held-out text may be --data's last 10%)
+      for (const auto& [name, text, offset] : {std::tuple{&o.data, &train, size_t(0)}, std::tuple{o.val.empty() ? &o.data : &o.val, &held, held_at}})
         if (const size_t at = invalid_utf8_at(*text); at != std::string::npos)
-          throw FileError(*name, *name + ": not UTF-8 (byte offset " + std::to_string(at) + "); --tokenizer " + o.tokenizer +
-                                   " reads UTF-8 text, --tokenizer byte any bytes");
+          throw FileError(*name, *name + ": not UTF-8 (byte offset " + std::to_string(offset + at) + "); --tokenizer " +
+                                   o.tokenizer + " reads UTF-8 text, --tokenizer byte any bytes");
     if (!o.vocab.empty()) {
       tok_ = Tokenizer::from_tokens(o.tokenizer, o.vocab, o.tokenizer_model);  // stored: its faults are the file's
     } else {

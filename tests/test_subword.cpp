@@ -198,3 +198,23 @@ TEST_CASE("a char run's bits per character are its loss / ln 2, and a corrupt st
   CHECK(one_error_line(missing));
   CHECK(missing.err.find("needs its SentencePiece model") != std::string::npos);
 }
+
+TEST_CASE("train refuses subword runs on text that is not UTF-8, naming the file, and leaves nothing behind") {
+  const fs::path dir = empty_test_dir("subword_utf8"), good = dir / "good.txt", bad_end = dir / "bad_end.txt";
+  const std::string text = awkward_text();
+  write_text(good, text);
+  write_text(bad_end, text + "\xff\n");  // in the last 10%, the held-out part
+  struct Case { std::vector<std::string> files; std::string named; };
+  for (const Case& c : {Case{{"--data", bad_end.string()}, bad_end.string()},
+                        Case{{"--data", good.string(), "--val", bad_end.string()}, bad_end.string()}}) {
+    std::vector<std::string> args = {"train", "--task", "text", "--tokenizer", "bpe", "--vocab-size", "120", "--steps", "1",
+                                     "--out", (dir / "run").string()};
+    args.insert(args.end(), c.files.begin(), c.files.end());
+    const CliRun r = cli(args);
+    INFO(r.err);
+    CHECK(r.code != 0);
+    CHECK(one_error_line(r));
+    CHECK(r.err.find("minicope: error: " + c.named + ": not UTF-8 (byte offset " + std::to_string(text.size())) == 0);
+    CHECK_FALSE(fs::exists(dir / "run" / "last.safetensors"));
+  }
+}
