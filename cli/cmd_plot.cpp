@@ -187,6 +187,8 @@ std::vector<int64_t> map_input(const cxxopts::ParseResult& r, LoadedRun& run) {
   if (r.count("text")) {
     if (r.count("split") || r.count("example")) throw UsageError("--text and --split/--example are alternatives");
     const std::string s = r["text"].as<std::string>();
+    if (text && is_subword(run.cfg.task.tokenizer) && !is_valid_utf8(s))
+      throw UsageError("--text is not UTF-8 (a " + run.cfg.task.tokenizer + " run reads UTF-8 text)");
     if (text) return Tokenizer::from_tokens(run.cfg.task.tokenizer, vocab, run.cfg.task.tokenizer_model).encode(s);
     std::vector<int64_t> ids;  // a synthetic task's tokens, separated by spaces: "w 1 i 0 r"
     std::stringstream in(s);

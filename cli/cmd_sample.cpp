@@ -75,7 +75,10 @@ int cmd_sample(const std::vector<std::string>& args, std::ostream& out, std::ost
   if (run.cfg.model.pe == "abs" && window > seq)
     throw UsageError("--context " + std::to_string(window) + ": abs position embeddings cover only " + std::to_string(seq) + " positions");
 
-  std::vector<int64_t> ids = tok.encode(r.count("prompt") ? r["prompt"].as<std::string>() : std::string());
+  const std::string prompt = r.count("prompt") ? r["prompt"].as<std::string>() : std::string();
+  if (is_subword(tok.kind()) && !is_valid_utf8(prompt))
+    throw UsageError("--prompt is not UTF-8 (a " + tok.kind() + " run reads UTF-8 text)");
+  std::vector<int64_t> ids = tok.encode(prompt);
   if (ids.empty()) ids = tok.encode("\n");
   if (ids.empty()) ids = {0};
   if (int64_t(ids.size()) > window) ids.erase(ids.begin(), ids.end() - window);

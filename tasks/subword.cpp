@@ -12,20 +12,17 @@ namespace mc {
 
 namespace {
 
-constexpr std::string_view kSpaceMark = "\xe2\x96\x81";  // U+2581, SentencePiece's space
-
 // Where the next outside character (subword.h) starts in text at or after `from`, and
 // its index in kSubwordOutside; {text.size(), -1} when none follows.
 std::pair<size_t, int64_t> next_outside(std::string_view text, size_t from) {
-  for (size_t i = from; i < text.size(); ++i) {
-    if (text[i] == '\n') return {i, 0};
-    if (text[i] == '\t') return {i, 1};
-    if (text.compare(i, kSpaceMark.size(), kSpaceMark) == 0) return {i, 2};
-  }
+  for (size_t i = from; i < text.size(); ++i)
+    for (int64_t k = 0; k < kSubwordOutsideCount; ++k)
+      if (text.compare(i, kSubwordOutside[k].size(), kSubwordOutside[k]) == 0) return {i, k};
   return {text.size(), -1};
 }
 
-// The pieces of text between outside characters, for the trainer (empty ones skipped).
+// The pieces of text between outside characters, for the trainer: empty ones skipped,
+// long ones cut at a space (or else at a character) before kMaxSegment bytes.
 class SegmentIterator : public sentencepiece::SentenceIterator {
  public:
   explicit SegmentIterator(std::string_view text) : text_(text) { advance(); }
@@ -36,10 +33,17 @@ class SegmentIterator : public sentencepiece::SentenceIterator {
 
  private:
   void advance() {
-    while (at_ <= text_.size()) {
+    while (at_ < text_.size()) {
       const auto [end, which] = next_outside(text_, at_);
-      segment_.assign(text_.substr(at_, end - at_));
-      at_ = end + (which == 2 ? kSpaceMark.size() : 1);
+      size_t stop = end;
+      if (stop - at_ > kMaxSegment) {  // a long stretch: the next part of it
+        stop = at_ + kMaxSegment;
+        while (stop > at_ && (static_cast<unsigned char>(text_[stop]) & 0xc0) == 0x80) --stop;  // not inside a character
+        const size_t space = text_.rfind(' ', stop);
+        if (space != std::string_view::npos && space > at_ + kMaxSegment / 2) stop = space;
+      }
+      segment_.assign(text_.substr(at_, stop - at_));
+      at_ = stop == end ? end + (which < 0 ? 0 : kSubwordOutside[which].size()) : stop;
       if (!segment_.empty()) return;
     }
     done_ = true;
@@ -60,7 +64,7 @@ std::string vocab_message(const std::string& kind, int64_t vocab, const std::str
            std::to_string(std::stoll(m[1]) + kSubwordOutsideCount) + ")";
   if (std::regex_search(spm, m, std::regex("smaller than required_chars\\. \\d+ vs (\\d+)")))
     return size + ": too few " + kind + " tokens for the training text (at least " +
-           std::to_string(std::stoll(m[1]) + kSubwordOutsideCount) + ": each of its characters, <unk>, newline, tab and U+2581)";
+           std::to_string(std::stoll(m[1]) + kSubwordOutsideCount) + ": each of its characters, <unk>, and newline, tab, U+2581 and U+2585)";
   return size + ": SentencePiece could not train a " + kind + " tokenizer: " + spm;
 }
 
@@ -70,7 +74,8 @@ SubwordModel SubwordModel::train(const std::string& kind, std::string_view text,
   if (kind != "bpe" && kind != "unigram") throw std::invalid_argument("unknown subword tokenizer '" + kind + "' (bpe, unigram)");
   const int64_t spm_vocab = vocab - kSubwordOutsideCount;
   if (spm_vocab < 2)
-    throw std::invalid_argument("--vocab-size " + std::to_string(vocab) + ": too few " + kind + " tokens (newline, tab and U+2581 take 3 of them)");
+    throw std::invalid_argument("--vocab-size " + std::to_string(vocab) + ": too few " + kind + " tokens (newline, tab, U+2581 and U+2585 take " +
+                                std::to_string(kSubwordOutsideCount) + " of them)");
   // Identity normalisation, spaces kept as they are, no start/end symbols, every
   // character of the text in the alphabet; one thread, so every rank trains the same.
   const std::unordered_map<std::string, std::string> args = {
@@ -88,6 +93,8 @@ SubwordModel SubwordModel::train(const std::string& kind, std::string_view text,
       {"minloglevel", "2"},
   };
   SegmentIterator segments(text);
+  if (segments.done())
+    throw SubwordTextError("nothing for SentencePiece to learn from: the text holds only newlines, tabs, U+2581 and U+2585");
   SubwordModel m;
   const auto status = sentencepiece::SentencePieceTrainer::Train(args, &segments, &m.serialized_);
   if (!status.ok()) throw std::invalid_argument(vocab_message(kind, vocab, status.ToString()));
@@ -109,7 +116,7 @@ std::vector<std::string> SubwordModel::pieces() const {
   for (int id = 0; id < sp_->GetPieceSize(); ++id) {
     std::string p = sp_->IdToPiece(id);
     if (id != 0)  // <unk> stays as it is spelled
-      for (size_t k; (k = p.find(kSpaceMark)) != std::string::npos;) p.replace(k, kSpaceMark.size(), " ");
+      for (size_t k; (k = p.find(kSubwordOutside[2])) != std::string::npos;) p.replace(k, kSubwordOutside[2].size(), " ");
     out.push_back(std::move(p));
   }
   for (std::string_view c : kSubwordOutside) out.emplace_back(c);
@@ -128,8 +135,15 @@ void SubwordModel::encode(std::string_view text, std::vector<int64_t>& ids) cons
     }
     if (which < 0) break;
     ids.push_back(outside0 + which);
-    at = end + (which == 2 ? kSpaceMark.size() : 1);
+    at = end + kSubwordOutside[which].size();
   }
+}
+
+size_t SubwordModel::first_token_bytes(std::string_view text) const {
+  const auto [end, which] = next_outside(text, 0);
+  if (end == 0) return which < 0 ? 0 : kSubwordOutside[which].size();  // an outside character, or nothing
+  const auto pieces = sp_->EncodeAsImmutableProto(text.substr(0, end));
+  return pieces.pieces_size() > 0 ? pieces.pieces(0).end() : end;  // identity normalisation: offsets into the text
 }
 
 }  // namespace mc

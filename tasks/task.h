@@ -96,9 +96,12 @@ class Task {
   virtual bool is_text() const { return false; }
   // The characters (UTF-8 code points) and bytes of the text that an evaluation split's
   // scored tokens predict, so that its loss can be given per character and per byte
-  // whatever the tokens are; {0, 0} for a task that is not text.
+  // whatever the tokens are, and how many of them are <unk> (a <unk> stands for its
+  // text without spelling it, so per-character figures flatter a run with many); all
+  // zero for a task that is not text.
   struct TextSize {
     int64_t chars = 0, bytes = 0;
+    int64_t unknown = 0;  // scored tokens that are <unk>: text the tokens do not spell out
   };
   virtual TextSize scored_text(const std::string& split) const {
     (void)split;

@@ -6,6 +6,7 @@
 // tokens the previous window did not (its second half), the first window scores all.
 // So every held-out token after the first is predicted exactly once, each (but those
 // of the first half-window) with between context/2 and context tokens before it.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -13,6 +14,7 @@
 
 #include "io/files.h"
 #include "tasks/makers.h"
+#include "tasks/subword.h"
 #include "tasks/tokenizer.h"
 
 namespace mc {
@@ -62,6 +64,8 @@ class TextTask : public Task {
     } else {
       try {
         tok_ = Tokenizer::train(o.tokenizer, train, o.vocab_size, o.min_count);
+      } catch (const SubwordTextError& e) {  // the text's fault
+        throw FileError(o.data, o.data + ": " + e.what());
       } catch (const std::invalid_argument& e) {  // a vocabulary size this text does not allow
         throw SettingError("vocab-size", e.what());
       }
@@ -70,13 +74,9 @@ class TextTask : public Task {
     tokenizer_model_ = tok_.model();
     train_ids_ = tok_.encode(train);
     held_ids_ = tok_.encode(held);
-    held_size_ = text_size(held);
-    if (!held_ids_.empty()) {  // the first held-out token is not predicted (an unknown one: one character)
-      const int64_t first = held_ids_[0];
-      const std::string_view c0 = utf8_chars(held).front();
-      const TextSize t = first == tok_.unk() ? text_size(c0) : text_size(tok_.piece(first, -1));
-      held_size_.chars -= t.chars, held_size_.bytes -= t.bytes;
-    }
+    // what the scored tokens predict: the held-out text but its first token's
+    held_size_ = text_size(std::string_view(held).substr(tok_.first_token_bytes(held)));
+    held_size_.unknown = std::count(held_ids_.begin() + std::min<size_t>(1, held_ids_.size()), held_ids_.end(), tok_.unk());
     if (!o.evaluate_only && int64_t(train_ids_.size()) < o.context + 1)
       throw FileError(o.data, (o.val.empty() ? o.data + " (its first 90%)" : o.data) + ": " +
                                std::to_string(train_ids_.size()) + " tokens, fewer than one context window (" +
@@ -127,7 +127,7 @@ class TextTask : public Task {
   std::vector<int64_t> train_ids_, held_ids_;
   TextSize held_size_;  // of the held-out text the scored tokens predict (all but the first token's)
 
-  static TextSize text_size(std::string_view t) { return {int64_t(utf8_chars(t).size()), int64_t(t.size())}; }
+  static TextSize text_size(std::string_view t) { return {int64_t(utf8_chars(t).size()), int64_t(t.size()), 0}; }
 };
 
 }  // namespace

@@ -178,6 +178,18 @@ std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
   return out;
 }
 
+size_t Tokenizer::first_token_bytes(std::string_view text) const {
+  if (text.empty()) return 0;
+  if (subword_) return subword_->first_token_bytes(text);
+  if (kind_ == "byte") return 1;
+  if (kind_ == "char") return utf8_length(text, 0);
+  // word: the white space before it, then the first word, or the newline of <eol>
+  const std::string_view blank = " \t\r\v\f", space = " \t\r\v\f\n";
+  const size_t start = std::min(text.find_first_not_of(blank), text.size());
+  if (start == text.size() || text[start] == '\n') return std::min(start + 1, text.size());
+  return std::min(text.find_first_of(space, start), text.size());
+}
+
 std::string Tokenizer::piece(int64_t id, int64_t prev) const {
   if (id < 0 || id >= size()) throw std::out_of_range("decode: token id " + std::to_string(id) + " is not in the vocabulary");
   const std::string& t = tokens_[size_t(id)];

@@ -54,6 +54,9 @@ class Tokenizer {
   // the pieces of a sequence one by one gives decode() of it: word tokens add the
   // space between words.
   std::string piece(int64_t id, int64_t prev) const;
+  // The bytes at the start of `text` that encode(text)'s first token stands for (0 for
+  // text with no token): the text a held-out evaluation does not predict.
+  size_t first_token_bytes(std::string_view text) const;
 
  private:
   std::string kind_;

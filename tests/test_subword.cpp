@@ -10,6 +10,7 @@
 
 #include "io/base64.h"
 #include "io/safetensors.h"
+#include "tasks/subword.h"
 #include "tasks/tokenizer.h"
 #include "tests/cli_util.h"
 #include "train/run_checkpoint.h"
@@ -94,7 +95,7 @@ TEST_CASE("subword errors: vocabulary sizes the text does not allow, text that i
   CHECK(message("unigram", 4).find("too few unigram tokens") != std::string::npos);
   CHECK(message("unigram", 100000).find("--vocab-size 100000: more unigram tokens than the training text allows (at most") !=
         std::string::npos);
-  CHECK(message("bpe", 2).find("newline, tab and U+2581 take 3") != std::string::npos);
+  CHECK(message("bpe", 2).find("newline, tab, U+2581 and U+2585 take 4") != std::string::npos);
   CHECK_THROWS_WITH_AS(Tokenizer::train("bpe", "ok \xff ok"), doctest::Contains("not UTF-8 (byte offset 3)"), std::invalid_argument);
 
   const Tokenizer t = Tokenizer::train("bpe", text, 120);
@@ -217,4 +218,63 @@ TEST_CASE("train refuses subword runs on text that is not UTF-8, naming the file
     CHECK(r.err.find("minicope: error: " + c.named + ": not UTF-8 (byte offset " + std::to_string(text.size())) == 0);
     CHECK_FALSE(fs::exists(dir / "run" / "last.safetensors"));
   }
+}
+
+TEST_CASE("what SentencePiece itself would drop: U+2585, lines past its length limit, text with nothing to learn") {
+  // U+2585 is SentencePiece's unknown mark (its trainer skips lines holding it), and the
+  // trainer skips lines past max_sentence_length: both are cut out before it sees them
+  std::string text = awkward_text() + "a line with \xe2\x96\x85 and the only Q\n";
+  std::string tail;
+  for (int i = 0; i < 3000; ++i) tail += "kamiro tesuna ";
+  text += tail + "and then a Y at its end\n";  // one line of 42 kB
+  const Tokenizer t = Tokenizer::train("bpe", text, 300);
+  CHECK(t.decode(t.encode(text)) == text);
+  for (const char* s : {"Q", "Y", "\xe2\x96\x85"}) {
+    INFO(s);
+    const std::vector<int64_t> ids = t.encode(s);
+    REQUIRE(ids.size() == 1);
+    CHECK(ids[0] != t.unk());
+  }
+  CHECK(t.encode("").empty());
+  CHECK(t.first_token_bytes("") == 0);
+  CHECK(t.decode(t.encode("\n\t\xe2\x96\x81\xe2\x96\x85\n")) == "\n\t\xe2\x96\x81\xe2\x96\x85\n");
+  CHECK_THROWS_WITH_AS(Tokenizer::train("bpe", "\n\t\n\xe2\x96\x81\n"), doctest::Contains("nothing for SentencePiece to learn from"),
+                       SubwordTextError);
+}
+
+TEST_CASE("the first held-out token's text is what it stands for: a run of unknown characters, a word, a piece") {
+  const Tokenizer bpe = Tokenizer::train("bpe", awkward_text(), 150);
+  CHECK(bpe.encode("ZZZ fox").front() == bpe.unk());  // one <unk> for the run
+  CHECK(bpe.first_token_bytes("ZZZ fox") == 3);
+  CHECK(bpe.first_token_bytes("\tfox") == 1);
+  CHECK(bpe.first_token_bytes("\xe2\x96\x81" "fox") == 3);
+  const std::string piece = bpe.piece(bpe.encode("naïve")[0], -1);
+  CHECK(bpe.first_token_bytes("naïve") == piece.size());
+  const Tokenizer word = Tokenizer::train("word", "the cat\nsat\n");
+  CHECK(word.first_token_bytes("  zebra cat") == 7);  // an unknown word: the whole word
+  CHECK(word.first_token_bytes(" \nthe") == 2);
+  CHECK(Tokenizer::train("char", "ab").first_token_bytes("é") == 2);
+  CHECK(Tokenizer::train("byte", "").first_token_bytes("é") == 1);
+}
+
+TEST_CASE("bits per character over held-out text that starts with unknown characters, the same at every --seq") {
+  const fs::path dir = empty_test_dir("subword_unk"), data = dir / "text.txt", val = dir / "val.txt", out = dir / "run";
+  write_text(data, awkward_text());
+  const std::string held = "ZZZ naïve café — fox.\n  kamiro tesuna ZZ lo\n";
+  write_text(val, held);
+  REQUIRE(cli({"train", "--task", "text", "--data", data.string(), "--val", val.string(), "--tokenizer", "bpe", "--vocab-size",
+               "150", "--seq", "16", "--layers", "1", "--dim", "16", "--heads", "2", "--batch", "4", "--steps", "2", "--out",
+               out.string()}).code == 0);
+  for (const char* seq : {"16", "48"}) {
+    const CliRun e = cli({"eval", "--ckpt", out.string(), "--seq", seq, "--json"});
+    INFO(e.err);
+    REQUIRE(e.code == 0);
+    const nlohmann::json j = nlohmann::json::parse(e.out);
+    CHECK(j["bytes"].get<int64_t>() == int64_t(held.size()) - 3);  // all but the first token's "ZZZ"
+    CHECK(j["chars"].get<int64_t>() == int64_t(utf8_chars(held).size()) - 3);
+    CHECK(j["unk_tokens"].get<int64_t>() == 1);  // "ZZ" (the first "ZZZ" is not predicted)
+  }
+  const CliRun bad = cli({"sample", "--ckpt", out.string(), "--prompt", "ok \xff"});
+  CHECK(one_error_line(bad));
+  CHECK(bad.err.find("--prompt is not UTF-8") != std::string::npos);
 }

@@ -34,21 +34,41 @@ double loss_share(std::span<const Example> all, std::span<const Example> mine) {
   return scored_all ? double(scored_count(mine)) / double(scored_all) : 0.0;
 }
 
+namespace {
+// Whether every rank's hash h equals rank 0's: each rank's hash as two exact 32-bit
+// halves in its own slots of a summed vector. The first rank that differs, or 0.
+int first_rank_differing(Comm& comm, uint64_t h, const std::string& what) {
+  std::vector<double> all(2 * size_t(comm.size()), 0.0);
+  all[2 * size_t(comm.rank())] = double(h >> 32);
+  all[2 * size_t(comm.rank()) + 1] = double(h & 0xffffffffULL);
+  comm.sum(all.data(), int64_t(all.size()), what);
+  for (int r = 1; r < comm.size(); ++r)
+    if (all[2 * size_t(r)] != all[0] || all[2 * size_t(r) + 1] != all[1]) return r;
+  return 0;
+}
+}  // namespace
+
 void check_same_weights(Comm& comm, const Module& model, const std::string& when) {
   if (!comm.distributed()) return;
   uint64_t h = fnv1a64(nullptr, 0);
   for (const auto& [name, p] : model.named_parameters()) h = fnv1a64(p.value().raw(), p.value().nbytes(), h);
-  // Each rank's hash as two exact 32-bit halves in its own slots of a summed vector.
-  std::vector<double> all(2 * size_t(comm.size()), 0.0);
-  all[2 * size_t(comm.rank())] = double(h >> 32);
-  all[2 * size_t(comm.rank()) + 1] = double(h & 0xffffffffULL);
-  comm.sum(all.data(), int64_t(all.size()), "comparing the weights after " + when);
-  for (int r = 1; r < comm.size(); ++r)
-    if (all[2 * size_t(r)] != all[0] || all[2 * size_t(r) + 1] != all[1]) {
-      comm.mark_failure_agreed();
-      throw std::runtime_error("after " + when + ": the weights of rank " + std::to_string(r) +
-                               " differ from rank 0's (a bug in the gradient sum; please report it)");
-    }
+  if (const int r = first_rank_differing(comm, h, "comparing the weights after " + when)) {
+    comm.mark_failure_agreed();
+    throw std::runtime_error("after " + when + ": the weights of rank " + std::to_string(r) +
+                             " differ from rank 0's (a bug in the gradient sum; please report it)");
+  }
+}
+
+void check_same_tokens(Comm& comm, const Task& task) {
+  if (!comm.distributed()) return;
+  uint64_t h = fnv1a64(task.tokenizer_model().data(), task.tokenizer_model().size());
+  for (const std::string& t : task.vocab()) h = fnv1a64(t.data(), t.size() + 1, h);  // with its NUL: "ab","c" != "a","bc"
+  if (const int r = first_rank_differing(comm, h, "comparing the tokens of the ranks")) {
+    comm.mark_failure_agreed();
+    throw SettingError("tokenizer", "rank " + std::to_string(r) + " built other tokens than rank 0 (" +
+                                        std::to_string(task.vocab().size()) + " on this rank) from the same text: "
+                                        "do the ranks run the same minicope and SentencePiece?");
+  }
 }
 
 std::string read_on_rank0(Comm& comm, const std::string& path) {

@@ -24,6 +24,11 @@ double loss_share(std::span<const Example> all, std::span<const Example> mine);
 // summed gradients guarantee; a difference is a bug, reported instead of trained on.
 void check_same_weights(Comm& comm, const Module& model, const std::string& when);
 
+// Checks that every rank built the same tokens (its vocabulary and, for bpe and
+// unigram, its SentencePiece model), which each trains from the same text; ranks with
+// other builds of SentencePiece could differ. Throws SettingError, agreed.
+void check_same_tokens(Comm& comm, const Task& task);
+
 // The bytes of rank 0's file `path` (a checkpoint in its run folder), on every rank.
 // A failure to read it is agreed: rank 0 reports it, every rank stops.
 std::string read_on_rank0(Comm& comm, const std::string& path);

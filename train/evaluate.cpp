@@ -109,6 +109,7 @@ std::string metrics_line(const Task& task, const EvalMetrics& m, int64_t step) {
       j["bits_per_byte"] = m.bits_per_byte();
       j["chars"] = m.text.chars;
       j["bytes"] = m.text.bytes;
+      j["unk_tokens"] = m.text.unknown;
     }
     j["tokens"] = m.scored;
   } else {
@@ -140,6 +141,7 @@ void print_metrics(std::ostream& out, const Task& task, const std::vector<EvalMe
       }
       out << " (" << m.scored << " tokens";
       if (m.text.chars > 0) out << ", " << m.text.chars << " characters, " << m.text.bytes << " bytes";
+      if (m.text.unknown > 0) out << ", " << m.text.unknown << " of the tokens <unk>";
       out << ")\n";
     }
     return;

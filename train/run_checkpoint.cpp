@@ -179,8 +179,9 @@ std::unique_ptr<Task> stored_task(const RunConfig& cfg, const std::string& file)
     return make_task(cfg.task);  // may throw for missing data files: the caller reports them
   } catch (const SettingError& e) {  // a stored task option out of range
     throw CheckpointError(file, e.what());
-  } catch (const std::invalid_argument& e) {  // a stored vocabulary the tokenizer refuses
-    throw CheckpointError(file, file + ": the stored vocabulary is unusable (" + e.what() + ")");
+  } catch (const std::invalid_argument& e) {  // a stored vocabulary (or subword model) the tokenizer refuses
+    throw CheckpointError(file, file + ": the stored " + (is_subword(cfg.task.tokenizer) ? "tokenizer" : "vocabulary") +
+                                    " is unusable (" + e.what() + ")");
   }
 }
 

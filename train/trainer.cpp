@@ -119,6 +119,7 @@ class Run {
       if (opt_.resume) restore(resumed);
       else if (!opt_.init.empty()) restore_weights(load_safetensors(opt_.init), opt_.init, *model_);  // --init
     });
+    check_same_tokens(comm_, *task_);  // before any gradient is summed over models that might differ
     // Each rank draws its own dropout masks (rank 0 keeps the stored stream, so one rank
     // trains exactly as before); weights stay identical because gradients are summed.
     Generator& dropout = model_->dropout_rng;
