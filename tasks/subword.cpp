@@ -113,11 +113,22 @@ SubwordModel SubwordModel::load(const std::string& serialized) {
 
 std::vector<std::string> SubwordModel::pieces() const {
   std::vector<std::string> out;
+  const std::string_view mark = kSubwordOutside[2];  // ▁, SentencePiece's space
   for (int id = 0; id < sp_->GetPieceSize(); ++id) {
-    std::string p = sp_->IdToPiece(id);
-    if (id != 0)  // <unk> stays as it is spelled
-      for (size_t k; (k = p.find(kSubwordOutside[2])) != std::string::npos;) p.replace(k, kSubwordOutside[2].size(), " ");
-    out.push_back(std::move(p));
+    const std::string& p = sp_->IdToPiece(id);
+    if (id == 0) {  // <unk> stays as it is spelled
+      out.push_back(p);
+      continue;
+    }
+    std::string text;  // the piece with each ▁ read as a space
+    for (size_t at = 0;;) {
+      const size_t k = p.find(mark, at);
+      text.append(p, at, k == std::string::npos ? std::string::npos : k - at);
+      if (k == std::string::npos) break;
+      text += ' ';
+      at = k + mark.size();
+    }
+    out.push_back(std::move(text));
   }
   for (std::string_view c : kSubwordOutside) out.emplace_back(c);
   return out;
