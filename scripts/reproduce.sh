@@ -11,19 +11,31 @@
 #             statements, plus Tiny Shakespeare and the Linux kernel source (Table 4)
 #             with abs, rel, rope, cope, cope+rel, cope+rope, each evaluated at 1x, 2x
 #             and 4x its training context (Figure 3).
-#   --paper   the official configuration of the paper's Counting runs (facebookresearch/
-#             RAM, projects/cope/run.sh): data files of 10,000 / 1,000 / 1,000 programs
-#             of up to 512 statements (written by scripts/counting_data.py), 4 layers of
-#             width 256, context 512 with programs cut from the left, post-norm, dropout
-#             0.1 on residuals and attention, ReLU, tied embeddings, Adam at a constant
-#             7e-5, batch 64, 100 epochs. One run at a time on every core, cope and rel
-#             at 3 variables first. Each run takes days on 2 cores: --epochs N cuts it
-#             (the script says so), and an unfinished run continues where it stopped.
+#   --paper   the paper's sizes, one run after another on every core (--jobs to change),
+#             in this order (each group's most informative rows first):
+#             selcopy: 128 data tokens among 128 noise tokens (dense 64, sparse 256:
+#               configs/selcopy-128-PE.json), cope, rope, abs, 3 seeds; then the trend
+#               at 16, 32 and 64 data tokens (as many noise tokens), the same encodings
+#             flipflop: 512 tokens, 256 instruction-bit pairs as in Liu et al. 2023
+#               (configs/flipflop-512-PE.json), cope, rope, abs, 3 seeds
+#             text: Tiny Shakespeare and the Linux kernel source, characters, at context
+#               256 (batch 4) and 512 (batch 2), the nanoGPT CPU model otherwise, cope,
+#               rel, rope, abs, cope+rel, 3 seeds, each evaluated at 1x, 2x, 4x context
+#             counting: the official configuration (facebookresearch/RAM,
+#               projects/cope/run.sh): data files of 10,000 / 1,000 / 1,000 programs of up
+#               to 512 statements (written by scripts/counting_data.py), 4 layers of width
+#               256, context 512 with programs cut from the left, post-norm, dropout 0.1
+#               on residuals and attention, ReLU, tied embeddings, Adam at a constant
+#               7e-5, batch 64, 100 epochs; cope and rel at 3 variables first. Each
+#               run takes days on 2 cores: --epochs N cuts it (the script says so).
+#             The model of the synthetic tasks stays the default 2 layers of width 64
+#             (the one thing scaled down there); docs/results.md gives each run's time.
 #   --out     where the runs go (default runs/reproduce, runs/reproduce-quick, runs/paper)
 #   --jobs    runs at a time, each on cores / jobs threads (default: as many runs as
 #             cores, one thread each; --paper: one run on every core); small models
 #             train faster as parallel single-thread runs than one at a time
-#   --only    a comma-separated subset of: flipflop, selcopy, counting, text
+#   --only    a comma-separated subset of: flipflop, selcopy, counting, text (with
+#             --paper: selcopy,flipflop,text first, counting alone takes weeks)
 #   --lengths the Counting program lengths to run, a comma-separated subset of 128, 256,
 #             512 (default: 128 quick, all three full), e.g. to finish one length first
 #   --dry-run write DIR/plan.txt and DIR/commands.txt and stop
@@ -62,9 +74,8 @@ for g in ${only//,/ }; do
   [[ "$g" =~ ^(flipflop|selcopy|counting|text)$ ]] || die "--only: unknown group '$g' (flipflop, selcopy, counting, text)"
 done
 [[ $quick == 1 && $paper == 1 ]] && die "--quick and --paper are different plans; choose one"
-[[ -n "$epochs" && $paper == 0 ]] && die "--epochs applies to --paper"
+[[ -n "$epochs" && $paper == 0 ]] && die "--epochs applies to --paper (its Counting runs)"
 [[ -n "$lengths" && $paper == 1 ]] && die "--lengths does not apply to --paper (its programs are of up to 512 statements)"
-[[ $paper == 1 && ",$only," != *",counting,"* ]] && die "--paper runs the Counting configuration only; --only must include counting"
 wants() { [[ ",$only," == *",$1,"* ]]; }
 if [[ -z "$out" ]]; then
   # (not out=...$([[ ... ]] && ...): under set -e a false test there ends the script)
@@ -90,6 +101,32 @@ plan="$out/plan.txt"
 : > "$plan"
 add() { echo "$*" >> "$plan"; }
 
+# ---- --paper: the paper's sizes, one run after another (counting's block is below) ----
+if [[ $paper == 1 ]]; then
+  if wants selcopy; then
+    for n in 128 16 32 64; do for s in $seeds; do for pe in cope rope abs; do
+      add "paper-selcopy-$n-$pe-s$s --config $here/configs/selcopy-128-$pe.json --data-tokens $n --noise-tokens $n --seed $s"
+    done; done; done
+  fi
+  if wants flipflop; then
+    for s in $seeds; do for pe in cope rope abs; do
+      add "paper-flipflop-512-$pe-s$s --config $here/configs/flipflop-512-$pe.json --seed $s"
+    done; done
+  fi
+  if wants text; then
+    if [[ -f "$data/tinyshakespeare.txt" && -f "$data/linux_kernel.txt" ]]; then
+      for ctx in 512 256; do for s in $seeds; do for pe in cope rel rope abs cope+rel; do
+        b=$((1024 / ctx))  # 1024 tokens a step at either context
+        add "paper-shakespeare-c$ctx-$pe-s$s --config $here/configs/shakespeare-char-${pe/+/-}.json --data $data/tinyshakespeare.txt --seq $ctx --batch $b --seed $s"
+        add "paper-linux-c$ctx-$pe-s$s --config $here/configs/linux-kernel-char-${pe/+/-}.json --data $data/linux_kernel.txt --seq $ctx --batch $b --seed $s"
+      done; done; done
+    else
+      echo "reproduce.sh: skipping text: $data/tinyshakespeare.txt or linux_kernel.txt is missing (see ../shared/data/README.md)" >&2
+    fi
+  fi
+  [[ $jobs_given == 1 ]] || jobs=1  # one run at a time, on every core
+fi
+
 # Longest runs first, so that the last ones to finish are short.
 # Text (Table 4, Figure 3): the nanoGPT CPU configuration of configs/ (context 64 for
 # both corpora, to fit the time), one seed per corpus.
@@ -106,9 +143,11 @@ fi
 
 # Flip-Flop (Table 2): 256 tokens, so the sparse split's gaps between a write and its
 # read (up to ~250 tokens) are far longer than training shows (p_i = 0.8: rarely over 60).
+# Stock PyTorch's initialisation (--init-scheme pytorch): with GPT-2's N(0, 0.02) token
+# embeddings a CoPE seed in three stalled (docs/results.md, "Table 2: Flip-Flop").
 if wants flipflop && [[ $paper == 0 ]]; then
   for s in $seeds; do for pe in cope rope abs; do
-    add "flipflop-$pe-s$s --task flipflop --length 256 --batch 16 --steps 1500 --eval-every 250 --pe $pe --seed $s"
+    add "flipflop-$pe-s$s --task flipflop --length 256 --batch 16 --steps 1500 --eval-every 250 --init-scheme pytorch --pe $pe --seed $s"
   done; done
 fi
 # Counting (Table 3): programs of up to 128, 256 and 512 statements over 3 or 5
@@ -248,6 +287,16 @@ plot_curves() {  # FILE SPLIT TITLE RUN...
 plot_curves flipflop-sparse.svg sparse "Flip-Flop: error on sparse (p_i = 0.98)" flipflop-{abs,rope,cope}-s$s1
 plot_curves selcopy-sparse.svg sparse "Selective Copy: error on sparse (twice the noise)" selcopy-{abs,rope,cope}-s$s1
 plot_curves counting-5.svg test "Counting, at most 128 statements, 5 variables: test error" counting-m128-v5-{abs,rel,cope}-s$s1
+plot_curves paper-flipflop-sparse.svg sparse "Flip-Flop, 512 tokens: error on sparse (p_i = 0.98)" paper-flipflop-512-{abs,rope,cope}-s$s1
+plot_curves paper-selcopy-sparse.svg sparse "Selective Copy, 128 tokens: error on sparse (256 noise)" paper-selcopy-128-{abs,rope,cope}-s$s1
+# What the Selective Copy CoPE model counts: a test example of the 64-token model (the
+# 128-token model's 385-token examples are past what a map draws, 256 tokens).
+if [[ -f "$out/paper-selcopy-64-cope-s$s1/best.safetensors" ]]; then
+  for l in 0 1; do for ((h = 0; h < 4; h++)); do
+    "$bin" plot attention --ckpt "$out/paper-selcopy-64-cope-s$s1" --split test --layer $l --head $h \
+      --out "$out/selcopy-cope-attention-l$l-h$h.svg" > /dev/null || failed=1
+  done; done
+fi
 if ls -d "$out"/counting-m* > /dev/null 2>&1; then
   "$bin" plot lengths "$out" --out "$out/counting-lengths.svg" > /dev/null || failed=1
 fi

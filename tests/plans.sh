@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# plans.sh — every file in configs/ trains (one step of a one-sequence batch, so that a
+# misspelt key or a value out of range fails here, not hours into a reproduction), and
+# scripts/reproduce.sh plans each mode as its --help says: the runs it lists, the
+# configs they name, the arguments it refuses. --dry-run trains nothing.
+# Usage: plans.sh PATH/TO/minicope SOURCE_DIR
+set -uo pipefail
+bin="$1" src="$2"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+
+# ---- configs/: each one trains a step (text configs read ../shared/data: skipped without it)
+cd "$src"
+for f in configs/*.json; do
+  data=() text="$(sed -n 's/^ *"data": "\(.*\)",*$/\1/p' "$f")"
+  if [[ -n "$text" ]]; then
+    if [[ ! -f "$text" ]]; then echo "skip: $f (its --data, $text, is not here)"; continue; fi
+    # its first 64 KB: the whole held-out text is evaluated, which takes minutes for the kernel source
+    head -c 65536 "$text" > "$work/text.txt" && data=(--data "$work/text.txt")
+  fi
+  if "$bin" train --config "$f" "${data[@]}" --steps 1 --batch 1 --eval-size 1 --threads 1 --out "$work/run" > /dev/null 2> "$work/err"; then
+    echo "ok:   $f"
+  else
+    bad "$f: $(tail -n 1 "$work/err")"
+  fi
+  rm -rf "$work/run"
+done
+
+# ---- reproduce.sh: the plans ------------------------------------------------------------
+plan() {  # EXPECTED-RUNS ARGS...: a dry run plans that many runs
+  local want="$1"; shift
+  rm -rf "$work/p"
+  if ! scripts/reproduce.sh "$@" --dry-run --out "$work/p" > /dev/null 2> "$work/err"; then
+    bad "reproduce.sh $*: $(tail -n 1 "$work/err")"; return
+  fi
+  local got; got=$(wc -l < "$work/p/plan.txt")
+  [[ "$got" == "$want" ]] || { bad "reproduce.sh $* plans $got runs, not $want"; return; }
+  # every config a run names exists
+  local c
+  for c in $(grep -o -- '--config [^ ]*' "$work/p/plan.txt" | cut -d' ' -f2 | sort -u); do
+    [[ -f "$c" ]] || bad "reproduce.sh $*: $c does not exist"
+  done
+  echo "ok:   reproduce.sh $* ($got runs)"
+}
+text=0
+[[ -f ../shared/data/tinyshakespeare.txt && -f ../shared/data/linux_kernel.txt ]] && text=1
+plan 12 --quick                                   # 3 Flip-Flop, 3 Selective Copy, 6 Counting
+plan 72 --only flipflop,selcopy,counting          # 3 seeds: 9 + 9 + 3 lengths x 2 vars x 3 pe x 3
+plan 18 --only counting --lengths 128
+plan 36 --paper --only selcopy                    # 4 sizes x 3 pe x 3 seeds
+plan 9 --paper --only flipflop
+plan 6 --paper --only counting --epochs 1         # 2 vars x 3 pe (its data is written only when it runs)
+grep -q -- '--epochs 1 ' "$work/p/plan.txt" || bad "reproduce.sh --paper --epochs 1 does not cut the Counting runs"
+if [[ $text == 1 ]]; then
+  plan 60 --paper --only text                     # 2 corpora x 2 contexts x 5 pe x 3 seeds
+  plan 111 --paper
+else
+  echo "skip: the text plans (../shared/data has no Tiny Shakespeare or Linux source)"
+fi
+
+refuse() {  # PATTERN ARGS...: refused with reproduce.sh's one error line, nothing planned
+  local pattern="$1"; shift
+  rm -rf "$work/r"
+  local err; err=$(scripts/reproduce.sh "$@" --dry-run --out "$work/r" 2>&1 > /dev/null); local code=$?
+  if [[ $code == 0 ]] || ! grep -qE "$pattern" <<< "$err" || [[ -f "$work/r/plan.txt" ]]; then
+    bad "reproduce.sh $* -> exit $code: $err"
+  else
+    echo "ok:   reproduce.sh $* refused"
+  fi
+}
+refuse '^reproduce.sh: error: --quick and --paper' --quick --paper
+refuse '^reproduce.sh: error: --epochs applies to --paper' --epochs 3
+refuse '^reproduce.sh: error: --only: unknown group .tables.' --only tables
+refuse '^reproduce.sh: error: --lengths does not apply to --paper' --paper --lengths 128
+refuse '^reproduce.sh: error: --lengths needs' --lengths 100
+refuse '^reproduce.sh: error: unknown argument' --fast
+exit $fail
