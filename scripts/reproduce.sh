@@ -19,8 +19,8 @@
 #             flipflop: 512 tokens, 256 instruction-bit pairs as in Liu et al. 2023
 #               (configs/flipflop-512-PE.json), cope, rope, abs, 3 seeds
 #             text: Tiny Shakespeare and the Linux kernel source, characters, at context
-#               256 (batch 4) and 512 (batch 2), the nanoGPT CPU model otherwise, cope,
-#               rel, rope, abs, cope+rel, 3 seeds, each evaluated at 1x, 2x, 4x context
+#               512 (batch 2) and 256 (batch 4), the nanoGPT CPU model otherwise, cope,
+#               rel, rope, abs, cope+rel, 3 seeds, evaluated at 1x, 2x, 4x context (abs: 1x)
 #             counting: the official configuration (facebookresearch/RAM,
 #               projects/cope/run.sh): data files of 10,000 / 1,000 / 1,000 programs of up
 #               to 512 statements (written by scripts/counting_data.py), 4 layers of width
@@ -29,7 +29,7 @@
 #               7e-5, batch 64, 100 epochs; cope and rel at 3 variables first. Each
 #               run takes days on 2 cores: --epochs N cuts it (the script says so).
 #             The model of the synthetic tasks stays the default 2 layers of width 64
-#             (the one thing scaled down there); docs/results.md gives each run's time.
+#             (the one thing scaled down there); no --paper run has been timed to its end yet.
 #   --out     where the runs go (default runs/reproduce, runs/reproduce-quick, runs/paper)
 #   --jobs    runs at a time, each on cores / jobs threads (default: as many runs as
 #             cores, one thread each; --paper: one run on every core); small models

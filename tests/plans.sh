@@ -5,14 +5,14 @@
 # configs they name, the arguments it refuses. --dry-run trains nothing.
 # Usage: plans.sh PATH/TO/minicope SOURCE_DIR
 set -uo pipefail
-bin="$1" src="$2"
+bin="$(realpath "$1")" src="$2"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
 # ---- configs/: each one trains a step (text configs read ../shared/data: skipped without it)
-cd "$src"
+cd "$src" || exit 1
 for f in configs/*.json; do
   data=() text="$(sed -n 's/^ *"data": "\(.*\)",*$/\1/p' "$f")"
   if [[ -n "$text" ]]; then
