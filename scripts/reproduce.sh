@@ -75,6 +75,7 @@ for g in ${only//,/ }; do
 done
 [[ $quick == 1 && $paper == 1 ]] && die "--quick and --paper are different plans; choose one"
 [[ -n "$epochs" && $paper == 0 ]] && die "--epochs applies to --paper (its Counting runs)"
+[[ -n "$epochs" && ",$only," != *",counting,"* ]] && die "--epochs cuts --paper's Counting runs, and --only leaves them out"
 [[ -n "$lengths" && $paper == 1 ]] && die "--lengths does not apply to --paper (its programs are of up to 512 statements)"
 wants() { [[ ",$only," == *",$1,"* ]]; }
 if [[ -z "$out" ]]; then
@@ -100,6 +101,11 @@ seeds="1 2 3"
 plan="$out/plan.txt"
 : > "$plan"
 add() { echo "$*" >> "$plan"; }
+have_text() {  # the two corpora of Table 4, or a message saying which is missing
+  [[ -f "$data/tinyshakespeare.txt" && -f "$data/linux_kernel.txt" ]] && return 0
+  echo "reproduce.sh: skipping text: $data/tinyshakespeare.txt or linux_kernel.txt is missing (see ../shared/data/README.md)" >&2
+  return 1
+}
 
 # ---- --paper: the paper's sizes, one run after another (counting's block is below) ----
 if [[ $paper == 1 ]]; then
@@ -114,14 +120,12 @@ if [[ $paper == 1 ]]; then
     done; done
   fi
   if wants text; then
-    if [[ -f "$data/tinyshakespeare.txt" && -f "$data/linux_kernel.txt" ]]; then
+    if have_text; then
       for ctx in 512 256; do for s in $seeds; do for pe in cope rel rope abs cope+rel; do
         b=$((1024 / ctx))  # 1024 tokens a step at either context
         add "paper-shakespeare-c$ctx-$pe-s$s --config $here/configs/shakespeare-char-${pe/+/-}.json --data $data/tinyshakespeare.txt --seq $ctx --batch $b --seed $s"
         add "paper-linux-c$ctx-$pe-s$s --config $here/configs/linux-kernel-char-${pe/+/-}.json --data $data/linux_kernel.txt --seq $ctx --batch $b --seed $s"
       done; done; done
-    else
-      echo "reproduce.sh: skipping text: $data/tinyshakespeare.txt or linux_kernel.txt is missing (see ../shared/data/README.md)" >&2
     fi
   fi
   [[ $jobs_given == 1 ]] || jobs=1  # one run at a time, on every core
@@ -131,13 +135,11 @@ fi
 # Text (Table 4, Figure 3): the nanoGPT CPU configuration of configs/ (context 64 for
 # both corpora, to fit the time), one seed per corpus.
 if wants text && [[ $quick == 0 && $paper == 0 ]]; then
-  if [[ -f "$data/tinyshakespeare.txt" && -f "$data/linux_kernel.txt" ]]; then
+  if have_text; then
     for pe in abs rel rope cope cope+rel cope+rope; do
       add "shakespeare-$pe --config $here/configs/shakespeare-char-${pe/+/-}.json --data $data/tinyshakespeare.txt"
       add "linux-$pe --config $here/configs/linux-kernel-char-${pe/+/-}.json --data $data/linux_kernel.txt --seq 64"
     done
-  else
-    echo "reproduce.sh: skipping text: $data/tinyshakespeare.txt or linux_kernel.txt is missing (see ../shared/data/README.md)" >&2
   fi
 fi
 
