@@ -39,12 +39,13 @@
 #   --lengths the Counting program lengths to run, a comma-separated subset of 128, 256,
 #             512 (default: 128 quick, all three full), e.g. to finish one length first
 #   --dry-run write DIR/plan.txt and DIR/commands.txt and stop
-#   MINICOPE_BIN=FILE  train with this copy of the program (default build/minicope), so
-#             that rebuilding during a long reproduction does not change its later runs
+#   MINICOPE_BIN=FILE  train with this copy of the program (default build/minicope, built
+#             first), so that rebuilding during a long reproduction does not change its later runs
 #
 # A finished run (its folder has result.jsonl) is kept and skipped, and an unfinished one
 # with a checkpoint is resumed (--resume), so the script can be stopped and started
-# again. At the end it writes DIR/results.md (minicope report), DIR/times.tsv (each
+# again; a kept run whose arguments or config file (its sha256) have changed since is
+# refused, not mixed into the tables (DIR/NAME.args records both). At the end it writes DIR/results.md (minicope report), DIR/times.tsv (each
 # invocation of a run: its seconds, done or failed) and pictures (DIR/*.svg). Every
 # run is an ordinary `minicope train` command, printed in DIR/commands.txt.
 set -euo pipefail
@@ -93,6 +94,7 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 
 bin="${MINICOPE_BIN:-$here/build/minicope}"  # MINICOPE_BIN: a copy of the program, so rebuilding does not change a running reproduction
+[[ -z "${MINICOPE_BIN:-}" || -x "$MINICOPE_BIN" ]] || die "MINICOPE_BIN=$MINICOPE_BIN is not an executable file"
 data="$here/../shared/data"
 
 # ---- the experiments: one line per run, "NAME ARGS..." --------------------------------
@@ -209,15 +211,28 @@ run_one() {  # NAME ARGS...: trains into $out/NAME unless it has finished before
   local dir="$out/$name" how="started"
   # A run kept from before must have been made by the same command: a changed recipe
   # under an old --out would otherwise mix two recipes in one table.
-  # (the settings are kept beside the run's folder, in NAME.args, written before it starts)
-  if [[ -f "$out/$name.args" && "$(cat "$out/$name.args")" != "$*" ]]; then
-    echo "reproduce.sh: $name in $out was trained with other settings ($(cat "$out/$name.args")); remove it or choose another --out" >&2
-    return 1
-  fi
-  if [[ -d "$dir" && ! -f "$out/$name.args" ]]; then
+  # (the settings are kept beside the run's folder, in NAME.args, written before it starts:
+  # line 1 the arguments, line 2 the sha256 of each --config file they name, so that an
+  # edited config counts as a changed recipe too)
+  local a prev="" configs=""
+  for a in "$@"; do
+    [[ "$prev" == --config ]] && configs+="$(sha256sum < "$a" | cut -c1-64) "
+    prev="$a"
+  done
+  if [[ -f "$out/$name.args" ]]; then
+    if [[ "$(sed -n 1p "$out/$name.args")" != "$*" ]]; then
+      echo "reproduce.sh: $name in $out was trained with other settings ($(sed -n 1p "$out/$name.args")); remove it or choose another --out" >&2
+      return 1
+    fi
+    local kept_configs; kept_configs="$(sed -n 2p "$out/$name.args")"
+    if [[ -n "$configs" && -n "$kept_configs" && "$kept_configs" != "config sha256 $configs" ]]; then
+      echo "reproduce.sh: $name in $out was trained with another version of its config file; remove it or choose another --out" >&2
+      return 1
+    fi
+  elif [[ -d "$dir" ]]; then
     echo "reproduce.sh: $name: kept from a version of reproduce.sh that did not record its settings; they are not checked" >&2
   fi
-  printf '%s\n' "$*" > "$out/$name.args"
+  { printf '%s\n' "$*"; [[ -z "$configs" ]] || printf 'config sha256 %s\n' "$configs"; } > "$out/$name.args"
   if [[ ! -f "$dir/result.jsonl" ]]; then
     local again=() t0=$SECONDS status=0
     if [[ -f "$dir/last.safetensors" ]] && trained_to_end "$dir" 2>/dev/null && [[ -f "$dir/best.safetensors" ]]; then
@@ -267,7 +282,8 @@ while read -r name args; do
 done < "$plan" > "$out/commands.txt"
 [[ -s "$plan" ]] || die "nothing to run: --only $only leaves no runs in this mode"
 if [[ $dry == 1 ]]; then echo "reproduce.sh: dry run: $(wc -l < "$plan") runs in $out/commands.txt"; exit 0; fi
-"$here/minicope" help > /dev/null  # installs what is missing and builds
+# installs what is missing and builds (not for a given MINICOPE_BIN: that copy is what runs)
+[[ -n "${MINICOPE_BIN:-}" ]] || "$here/minicope" help > /dev/null
 runs=$(wc -l < "$plan")
 done_before=0
 while read -r name args; do [[ -f "$out/$name/result.jsonl" ]] && done_before=$((done_before + 1)); done < "$plan"

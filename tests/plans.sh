@@ -82,6 +82,61 @@ refuse '^reproduce.sh: error: --lengths does not apply to --paper' --paper --len
 refuse '^reproduce.sh: error: --lengths needs' --lengths 100
 refuse '^reproduce.sh: error: unknown argument' --fast
 refuse '^reproduce.sh: error: --epochs cuts' --paper --only selcopy --epochs 3
+MINICOPE_BIN=/nonexistent refuse '^reproduce.sh: error: MINICOPE_BIN=/nonexistent is not an executable' --quick
+
+# ---- reproduce.sh: the arguments the plans add to a config train too ---------------------
+# (--seq 512 --batch 2 on a text config, --data-tokens 16 on Selective Copy's): one step of
+# each distinct recipe of the --paper plan, without its seed; Counting's data files are
+# written only when it runs, so its rows are left to the configs above
+rm -rf "$work/p"; scripts/reproduce.sh --paper --only selcopy,flipflop,text --dry-run --out "$work/p" > /dev/null 2>&1
+while read -r recipe; do
+  # a text recipe reads its corpus's first 16 KB (its held-out part still holds a sequence of 513)
+  text="$(grep -o -- '--data [^ ]*' <<< "$recipe" | cut -d' ' -f2)"
+  [[ -n "$text" ]] || text="$(sed -n 's/^ *"data": "\(.*\)",*$/\1/p' "$(grep -o -- '--config [^ ]*' <<< "$recipe" | cut -d' ' -f2)")"
+  data=() recipe="$(sed 's/ --data [^ ]*//' <<< "$recipe")"
+  if [[ -n "$text" ]]; then
+    [[ -f "$text" ]] || continue  # skipped above
+    head -c 16384 "$text" > "$work/text.txt" && data=(--data "$work/text.txt")
+  fi
+  # shellcheck disable=SC2086  # a recipe is a list of arguments
+  if "$bin" train $recipe "${data[@]}" --steps 1 --eval-size 1 --threads 1 --out "$work/run" > /dev/null 2> "$work/err"; then
+    echo "ok:   train $recipe"
+  else
+    bad "train $recipe: $(tail -n 1 "$work/err")"
+  fi
+  rm -rf "$work/run"
+done < <(cut -d' ' -f2- "$work/p/plan.txt" | sed 's/ --seed [0-9]*//' | sort -u)
+
+# ---- reproduce.sh: a kept run is kept only if the same recipe made it --------------------
+# A stand-in for the program, so that nothing trains: it makes the run's folder and its result.
+cat > "$work/fake" <<'SH'
+#!/usr/bin/env bash
+if [[ "$1" == train ]]; then
+  while [[ $# -gt 0 ]]; do [[ "$1" == --out ]] && { mkdir -p "$2"; echo '{}' > "$2/config.json"; }; shift; done
+  echo '{"split": "test", "error_rate": 0}'
+fi
+exit 0
+SH
+chmod +x "$work/fake"
+kept() {  # WANT-EXIT PATTERN: what a second reproduce.sh --paper --only flipflop into $work/k says
+  local want="$1" pattern="$2" err code
+  err=$(MINICOPE_BIN="$work/fake" scripts/reproduce.sh --paper --only flipflop --jobs 1 --out "$work/k" 2>&1 > /dev/null); code=$?
+  if [[ ( $want == 0 && $code != 0 ) || ( $want != 0 && $code == 0 ) ]] || ! grep -qE "$pattern" <<< "$err$(cat "$work/k/times.tsv" 2>/dev/null)"; then
+    bad "reproduce.sh into a folder of kept runs ($pattern) -> exit $code: $(tail -n 2 <<< "$err")"
+  else
+    echo "ok:   reproduce.sh with kept runs: $pattern"
+  fi
+}
+rm -rf "$work/k"
+kept 0 'paper-flipflop-512-abs-s3.*done'                  # the first time, every run trains
+args="$work/k/paper-flipflop-512-cope-s2.args"
+grep -q '^config sha256 [0-9a-f]\{64\} $' "$args" || bad "NAME.args does not record its config's sha256: $(cat "$args")"
+kept 0 '^all'                                             # the second time, all are kept
+sed -i "s/^config sha256 [0-9a-f]*/config sha256 $(printf '0%.0s' {1..64})/" "$args"
+kept 1 'cope-s2 in .* another version of its config file' # an edited config is a changed recipe
+sed -i '1s/$/ --lr 1/' "$args"
+kept 1 'cope-s2 in .* trained with other settings'        # and so are changed arguments
+
 # a part that could not run shows the whole test as skipped (77), unless a part failed
 [[ $fail == 1 ]] && exit 1
 [[ $skipped == 1 ]] && exit 77
