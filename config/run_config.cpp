@@ -22,6 +22,7 @@ RunConfig::RunConfig() {
   model.heads = 4;
   model.pe = "cope";
   model.seq = 0;  // 0: the context the task needs
+  model.init_scheme = "auto";  // resolve(): pytorch for the synthetic tasks, gpt2 for text
 }
 
 namespace {
@@ -149,7 +150,7 @@ std::vector<Setting> build() {
   v.push_back(bool_setting("model", "tied", "tie the output projection to the token embedding", [](R& c) -> bool& { return c.model.tied; }));
   v.push_back(choice_setting("model", "activation", "the MLP's activation", {"gelu", "relu"}, [](R& c) -> std::string& { return c.model.activation; }));
   v.push_back(choice_setting("model", "gelu", "GELU form", {"tanh", "erf"}, [](R& c) -> std::string& { return c.model.gelu; }));
-  v.push_back(choice_setting("model", "init-scheme", "how the first weights are drawn: gpt2 (N(0, 0.02), biases 0) or pytorch (stock nn.Linear uniform, nn.Embedding N(0, 1))", {"gpt2", "pytorch"}, [](R& c) -> std::string& { return c.model.init_scheme; }));
+  v.push_back(choice_setting("model", "init-scheme", "how the first weights are drawn: gpt2 (N(0, 0.02), biases 0), pytorch (stock nn.Linear uniform, nn.Embedding N(0, 1)), or auto: pytorch for flipflop, selcopy and counting, gpt2 for text (docs/model.md)", {"auto", "gpt2", "pytorch"}, [](R& c) -> std::string& { return c.model.init_scheme; }));
   // optimiser
   v.push_back(real_setting("optim", "lr", "peak learning rate", 0, 10, false, [](R& c) -> double& { return c.optim.lr; }));
   v.push_back(int_setting("optim", "warmup", "linear warm-up steps", 0, kBig, [](R& c) -> int64_t& { return c.optim.warmup; }));
@@ -292,6 +293,8 @@ RunConfig run_config_from_json(const nlohmann::json& j) {
   if (!j.is_object()) throw std::invalid_argument("the stored configuration is not a JSON object");
   for (const Setting& s : settings())
     if (j.contains(s.name)) apply_setting(c, s, j[s.name], "stored setting " + s.name + ":");
+  // Stored before init-scheme existed: every run then drew GPT-2's weights.
+  if (!j.contains("init-scheme")) c.model.init_scheme = "gpt2";
   if (j.contains("model-vocab")) {
     if (!j["model-vocab"].is_number_integer()) throw std::invalid_argument("the stored model-vocab is not an integer");
     c.model.vocab = j["model-vocab"];

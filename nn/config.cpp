@@ -23,6 +23,8 @@ void ModelConfig::validate() const {
   if (!(attn_dropout >= 0.0 && attn_dropout < 1.0)) bad("attn_dropout", "must be in [0, 1), got " + std::to_string(attn_dropout));
   if (activation != "gelu" && activation != "relu") bad("activation", "must be gelu or relu, got '" + activation + "'");
   if (gelu != "tanh" && gelu != "erf") bad("gelu", "must be tanh or erf, got '" + gelu + "'");
+  if (init_scheme == "auto")  // a run setting (config/run_config.h), chosen by the task before a model is built
+    bad("init_scheme", "'auto' must be resolved to gpt2 or pytorch before a model is built");
   if (init_scheme != "gpt2" && init_scheme != "pytorch")
     bad("init_scheme", "must be gpt2 or pytorch, got '" + init_scheme + "'");
   if (!(ln_eps > 0.0)) bad("ln_eps", "must be positive");

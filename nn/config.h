@@ -40,7 +40,8 @@ struct ModelConfig {
   bool tied = false;      // output projection shares the token embedding
   std::string activation = "gelu";  // the MLP's: "gelu" or "relu" (the official CoPE code's simpledec)
   std::string gelu = "tanh";        // GELU's form: "tanh" or "erf"
-  std::string init_scheme = "gpt2"; // first weights: "gpt2" (N(0, 0.02)) or "pytorch" (stock nn.Linear/Embedding)
+  std::string init_scheme = "gpt2"; // first weights: "gpt2" (N(0, 0.02)) or "pytorch" (stock nn.Linear/Embedding);
+                                    // a run's default, "auto", is resolved by its task first
   double ln_eps = 1e-5;
 
   // Position encoding: one of position_encodings() above.

@@ -302,6 +302,46 @@ TEST_CASE("a config file sets the run, and flags override it") {
   CHECK(bytes_of(again / "last.safetensors") == bytes_of(d / "last.safetensors"));
 }
 
+TEST_CASE("init-scheme auto: the task chooses, a given scheme is kept, old checkpoints mean gpt2") {
+  const fs::path corpus = fs::temp_directory_path() / "minicope_auto_init.txt";
+  {
+    std::ofstream out(corpus);
+    for (int i = 0; i < 100; ++i) out << "line " << i << " of a corpus.\n";
+  }
+  for (const auto& [task, want] : std::vector<std::pair<std::string, std::string>>{
+           {"flipflop", "pytorch"}, {"selcopy", "pytorch"}, {"counting", "pytorch"}, {"text", "gpt2"}}) {
+    CAPTURE(task);
+    RunConfig c;
+    CHECK(c.model.init_scheme == "auto");
+    c.task.name = task;
+    if (task == "text") c.task.data = corpus.string(), c.task.context = 16, c.model.seq = 16;
+    resolve(c, *make_task(c.task));
+    CHECK(c.model.init_scheme == want);
+    RunConfig given;  // a scheme the user chose is never replaced
+    given.task = c.task;
+    given.model.seq = c.model.seq;
+    given.model.init_scheme = want == "gpt2" ? "pytorch" : "gpt2";
+    resolve(given, *make_task(given.task));
+    CHECK(given.model.init_scheme == (want == "gpt2" ? "pytorch" : "gpt2"));
+  }
+  // a model is never built from an unresolved scheme
+  ModelConfig m;
+  m.vocab = 4, m.seq = 8, m.init_scheme = "auto";
+  CHECK_THROWS_WITH_AS(m.validate(), doctest::Contains("'auto' must be resolved"), ConfigError);
+  // a configuration stored before the setting existed drew GPT-2's weights
+  nlohmann::json old = settings_json(RunConfig{});
+  old.erase("init-scheme");
+  old["model-vocab"] = 4;
+  CHECK(run_config_from_json(old).model.init_scheme == "gpt2");
+  // a run folder records the resolved scheme, so its config.json trains the same run
+  const fs::path d = fresh_dir("auto_init");
+  const Run r = cli(tiny(d, {"--steps", "1"}));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  std::ifstream in(d / "config.json");
+  CHECK(nlohmann::json::parse(in)["init-scheme"] == "pytorch");
+}
+
 TEST_CASE("damaged checkpoints: truncated, corrupted, wrong version") {
   const fs::path d = fresh_dir("damaged");
   REQUIRE(cli(tiny(d, {"--steps", "2"})).code == 0);
