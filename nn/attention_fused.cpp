@@ -15,7 +15,8 @@
 // (the softmax's max and sum); the backward pass recomputes each block's rows from q, k,
 // v, e, r and those numbers, with the same code in the same order, so it sees the
 // forward pass's bits. Nothing of size B·H·L·L (or B·H·L·npos) is ever stored: a step's
-// attention memory is O(B·H·L) plus O(threads · kBlock · L) scratch. CoPE's reverse
+// attention memory is O(B·H·L) plus O(threads · kBlock · L) scratch (each thread keeps
+// its own between calls, nn/attention_scratch.h). CoPE's reverse
 // cumulative sum, and its backward (a forward cumulative sum), run inside a row, which a
 // block holds whole; docs/cope.md ("Linear memory") derives the blocked backward pass.
 //
@@ -29,6 +30,7 @@
 
 #include "nn/attention.h"
 #include "nn/attention_rows.h"
+#include "nn/attention_scratch.h"
 #include "tensor/blas.h"
 
 namespace mc {
@@ -57,14 +59,7 @@ struct RowSpan {
   int64_t local() const { return n - 1; }
 };
 
-// The task's scratch, reused block after block: [kBlock, L] rows and the tables.
-template <class T>
-struct Scratch {
-  std::vector<T> s, gl, g, pe, z, zr, d, dgl, dz, dzr;  // block rows and tables
-  std::vector<T> ad;                                    // dropout: the block's kept weights (backward)
-  std::vector<T> qr, kr, dqr, dkr;                      // rope: the head's rotated q, k and their gradients [L, D]
-  std::vector<T> de, dr;                                // this task's share of the gradients of e [D,npos], r [D,nrel]
-};
+using attention_detail::Scratch;  // a task's rows and tables (nn/attention_scratch.h)
 
 template <class T>
 struct Kernel {
@@ -103,18 +98,22 @@ struct Kernel {
     return {f - bl.k0, i - f + 1};
   }
 
-  Scratch<T> scratch() const {
-    Scratch<T> sc;
-    const size_t rows = size_t(std::min(kBlock, L) * L);
+  // Sizes a (kept) scratch for this call: [kBlock, L] rows, the tables, nothing unused.
+  void fit(Scratch<T>& sc) const {
+    const size_t rows = size_t(std::min(kBlock, L) * L), cope_rows = spec.cope ? rows : 0, rope = spec.rope ? size_t(L * D) : 0;
     for (auto* m : {&sc.s, &sc.d}) m->resize(rows);
-    if (drop > 0) sc.ad.resize(rows);
-    if (spec.cope) {
-      for (auto* m : {&sc.gl, &sc.g, &sc.pe, &sc.dgl}) m->resize(rows);
-      sc.z.resize(size_t(kBlock * npos)), sc.dz.resize(sc.z.size()), sc.de.resize(size_t(D * npos));
-    }
-    if (spec.rel) sc.zr.resize(size_t(kBlock * nrel)), sc.dzr.resize(sc.zr.size()), sc.dr.resize(size_t(D * nrel));
-    if (spec.rope) for (auto* m : {&sc.qr, &sc.kr, &sc.dqr, &sc.dkr}) m->resize(size_t(L * D));
-    return sc;
+    sc.ad.resize(drop > 0 ? rows : 0);
+    for (auto* m : {&sc.gl, &sc.g, &sc.pe, &sc.dgl}) m->resize(cope_rows);
+    for (auto* m : {&sc.z, &sc.dz}) m->resize(spec.cope ? size_t(kBlock * npos) : 0);
+    sc.de.resize(spec.cope ? size_t(D * npos) : 0);
+    for (auto* m : {&sc.zr, &sc.dzr}) m->resize(spec.rel ? size_t(kBlock * nrel) : 0);
+    sc.dr.resize(spec.rel ? size_t(D * nrel) : 0);
+    for (auto* m : {&sc.qr, &sc.kr, &sc.dqr, &sc.dkr}) m->resize(rope);
+  }
+  // Runs work(scratch) on this thread's kept scratch, fitted to this call.
+  template <class Work>
+  void with_scratch(const Work& work) const {
+    attention_detail::with_thread_scratch<T>([this](Scratch<T>& sc) { fit(sc); }, work);
   }
 
   // step "rope": out (L x D, contiguous) = x (row stride C), row t rotated by its
@@ -392,13 +391,14 @@ void backward_all(const AttentionInputs& in, const AttentionSpec& spec, const Sa
                                spec.cope && spec.gates == GateSource::sep_key ? grad_of<T>(in.gate_k) : nullptr};
   std::vector<Scratch<T>> shares(static_cast<size_t>(BH));  // de and dr per task; the rest per chunk
   parallel_for(BH, 1, L * L * D * 10, [&](int64_t t0, int64_t t1) {
-    Scratch<T> sc = kern.scratch();
-    for (int64_t t = t0; t < t1; ++t) {
-      std::fill(sc.de.begin(), sc.de.end(), T(0));
-      std::fill(sc.dr.begin(), sc.dr.end(), T(0));
-      kern.backward(t / kern.H, t % kern.H, sc, gy.data<T>(), sv.stats.data<T>(), gr);
-      shares[size_t(t)].de = sc.de, shares[size_t(t)].dr = sc.dr;
-    }
+    kern.with_scratch([&](Scratch<T>& sc) {
+      for (int64_t t = t0; t < t1; ++t) {
+        std::fill(sc.de.begin(), sc.de.end(), T(0));
+        std::fill(sc.dr.begin(), sc.dr.end(), T(0));
+        kern.backward(t / kern.H, t % kern.H, sc, gy.data<T>(), sv.stats.data<T>(), gr);
+        shares[size_t(t)].de = sc.de, shares[size_t(t)].dr = sc.dr;
+      }
+    });
   });
   // a shared table's gradient: the tasks' shares added in task order
   const auto sum_shares = [&](std::vector<T> Scratch<T>::*share, T* grad) {
@@ -431,8 +431,9 @@ Var attention_fused(const AttentionInputs& in, const AttentionSpec& spec, Attent
     using T = decltype(tag);
     const Kernel<T> kern = make_kernel<T>(in, spec, sv);
     parallel_for(B * H, 1, L * L * D * 4, [&](int64_t t0, int64_t t1) {
-      Scratch<T> sc = kern.scratch();
-      for (int64_t t = t0; t < t1; ++t) kern.forward(t / H, t % H, sc, y.data<T>(), sv.stats.data<T>(), trace);
+      kern.with_scratch([&](Scratch<T>& sc) {
+        for (int64_t t = t0; t < t1; ++t) kern.forward(t / H, t % H, sc, y.data<T>(), sv.stats.data<T>(), trace);
+      });
     });
   });
 

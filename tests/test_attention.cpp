@@ -62,6 +62,30 @@ TEST_CASE("fused and composed attention agree: outputs and every gradient") {
     }
 }
 
+TEST_CASE("the scratch each thread keeps between calls changes no bit of a later call") {
+  // Each variant small, in turn; then each again right after a large call of the same
+  // variant, which leaves the kept buffers full of its own values: the same bits as the
+  // first time, in f64 and f32. A read of a scratch value that the call had not written
+  // would see the large call's values the second time.
+  const std::vector<Variant> small = variants(2, 9), large = variants(2, 140);
+  for (DType dt : {DType::f64, DType::f32}) {
+    std::vector<std::vector<Tensor>> first;
+    std::vector<AttentionCase> cases;
+    for (const Variant& v : small) {
+      cases.push_back(make_attention_case(v.spec, 2, 8, 4, 11, 0.0, true));
+      first.push_back(run(true, cases.back(), v.spec, dt));
+    }
+    for (size_t n = 0; n < small.size(); ++n) {
+      run(true, make_attention_case(large[n].spec, 2, 139, 4, 12, 0.0, true), large[n].spec, dt);
+      const auto again = run(true, cases[n], small[n].spec, dt);
+      for (size_t i = 0; i < again.size(); ++i) {
+        INFO(small[n].name << " " << dtype_name(dt) << " tensor " << i);
+        CHECK(max_abs_diff(again[i], first[n][i]) == 0.0);
+      }
+    }
+  }
+}
+
 TEST_CASE("attention dropout: fused and composed draw the same mask; it drops about p of the weights") {
   struct Size { int64_t B, H, L, D, npos; };
   for (const Size& z : {Size{2, 2, 5, 4, 6}, Size{1, 2, 70, 4, 71}, Size{1, 1, 150, 4, 40}})
