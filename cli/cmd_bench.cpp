@@ -75,7 +75,7 @@ ModelConfig bench_model(const cxxopts::ParseResult& r, bool seq_from_task = fals
       apply_setting(cfg, s, parse_flag_value(s, r[s.name].as<std::string>()), "--" + s.name);
     }
   ModelConfig m = cfg.model;
-  if (m.init_scheme == "auto") m.init_scheme = "gpt2";  // random tokens: no task to choose by (timing only)
+  if (m.init_scheme == "auto") m.init_scheme = "gpt2";  // timing only: the draw does not change the work
   m.vocab = r.count("vocab") ? flag_int(r, "vocab", 1, 1 << 24) : 65;
   if (m.seq < 1 && !seq_from_task) throw UsageError("--seq must be at least 1");
 

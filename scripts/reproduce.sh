@@ -127,8 +127,8 @@ if [[ $paper == 1 ]]; then
     if have_text; then
       for ctx in 512 256; do for s in $seeds; do for pe in cope rel rope abs cope+rel; do
         b=$((1024 / ctx))  # 1024 tokens a step at either context
-        add "paper-shakespeare-c$ctx-$pe-s$s --config $here/configs/shakespeare-char-${pe/+/-}.json --data $data/tinyshakespeare.txt --seq $ctx --batch $b --seed $s"
-        add "paper-linux-c$ctx-$pe-s$s --config $here/configs/linux-kernel-char-${pe/+/-}.json --data $data/linux_kernel.txt --seq $ctx --batch $b --seed $s"
+        add "paper-shakespeare-c$ctx-$pe-s$s --config $here/configs/shakespeare-char-${pe/+/-}.json --data $data/tinyshakespeare.txt --seq $ctx --batch $b --init-scheme gpt2 --seed $s"
+        add "paper-linux-c$ctx-$pe-s$s --config $here/configs/linux-kernel-char-${pe/+/-}.json --data $data/linux_kernel.txt --seq $ctx --batch $b --init-scheme gpt2 --seed $s"
       done; done; done
     fi
   fi
@@ -141,8 +141,8 @@ fi
 if wants text && [[ $quick == 0 && $paper == 0 ]]; then
   if have_text; then
     for pe in abs rel rope cope cope+rel cope+rope; do
-      add "shakespeare-$pe --config $here/configs/shakespeare-char-${pe/+/-}.json --data $data/tinyshakespeare.txt"
-      add "linux-$pe --config $here/configs/linux-kernel-char-${pe/+/-}.json --data $data/linux_kernel.txt --seq 64"
+      add "shakespeare-$pe --config $here/configs/shakespeare-char-${pe/+/-}.json --data $data/tinyshakespeare.txt --init-scheme gpt2"
+      add "linux-$pe --config $here/configs/linux-kernel-char-${pe/+/-}.json --data $data/linux_kernel.txt --seq 64 --init-scheme gpt2"
     done
   fi
 fi
@@ -176,7 +176,8 @@ if wants counting && [[ $paper == 0 ]]; then
 fi
 # The official Counting configuration (--paper): data files first, then one run each.
 if wants counting && [[ $paper == 1 ]]; then
-  official="--layers 4 --dim 256 --heads 4 --seq 512 --cut-left --tied --post-norm --dropout 0.1 --attn-dropout 0.1"
+  # --init-scheme pytorch: the official code is PyTorch and keeps its modules' default draws
+  official="--layers 4 --dim 256 --heads 4 --seq 512 --cut-left --tied --post-norm --dropout 0.1 --attn-dropout 0.1 --init-scheme pytorch"
   official+=" --activation relu --lr 7e-5 --schedule constant --warmup 0 --weight-decay 0 --clip 0 --batch 64"
   official+=" --epochs ${epochs:-100} --eval-every 500"
   [[ -n "$epochs" ]] && echo "reproduce.sh: --paper cut: $epochs epochs instead of the paper's 100" >&2

@@ -23,8 +23,9 @@ void resolve(RunConfig& cfg, const Task& task) {
     throw SettingError("seq", "--seq " + std::to_string(cfg.model.seq) + " is shorter than the " + task.name() +
                                   " task needs: its longest split has inputs of " + std::to_string(need) + " tokens");
   // init-scheme auto: stock PyTorch's draw learns the synthetic tasks more reliably
-  // (Flip-Flop: every seed at half, once and twice the default lr), GPT-2's learns
-  // text better (about 0.08 nats at context 64) — docs/results.md, "Table 2: Flip-Flop".
+  // (Flip-Flop at 128 tokens: every seed at half, once and twice the default lr;
+  // Counting: most seeds leave the shortcut), GPT-2's learns text better (about 0.08
+  // nats at context 64) — docs/model.md, "Initialisation", and docs/results.md.
   if (cfg.model.init_scheme == "auto") cfg.model.init_scheme = task.is_text() ? "gpt2" : "pytorch";
   try {
     cfg.model.validate();
