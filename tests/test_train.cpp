@@ -342,6 +342,13 @@ TEST_CASE("init-scheme auto: the task chooses, a given scheme is kept, old check
   REQUIRE(r.code == 0);
   std::ifstream in(d / "config.json");
   CHECK(nlohmann::json::parse(in)["init-scheme"] == "pytorch");
+  // a resume may say auto (what it resolves to for this task is what the run drew), not another scheme
+  const Run same = cli({"train", "--out", d.string(), "--resume", "--steps", "2", "--init-scheme", "auto"});
+  INFO(same.err);
+  CHECK(same.code == 0);
+  const Run other = cli({"train", "--out", d.string(), "--resume", "--steps", "3", "--init-scheme", "gpt2"});
+  CHECK(other.code != 0);
+  CHECK(other.err.find("--init-scheme \"gpt2\" differs from the run's \"pytorch\"") != std::string::npos);
 }
 
 TEST_CASE("damaged checkpoints: truncated, corrupted, wrong version") {
