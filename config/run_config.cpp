@@ -15,6 +15,8 @@
 
 namespace mc {
 
+std::string auto_init_scheme(const std::string& task) { return task == "text" ? "gpt2" : "pytorch"; }
+
 RunConfig::RunConfig() {
   // The defaults train CoPE on Flip-Flop in about 70 s on 2 cores (docs/tasks.md).
   model.layers = 2;

@@ -43,6 +43,10 @@ struct Setting {
 };
 const std::vector<Setting>& settings();
 
+// What init-scheme "auto" (the default) means for a task: "gpt2" for text, "pytorch"
+// for the synthetic tasks (docs/model.md, "Initialisation").
+std::string auto_init_scheme(const std::string& task);
+
 // Refuses settings that were given (by flag or config file) a value other than their
 // default but do not apply to the task or tokenizer of `c`: "--tokenizer applies to
 // --task text, not flipflop". (A default is let through: config.json lists them all.)

@@ -26,7 +26,7 @@ void resolve(RunConfig& cfg, const Task& task) {
   // (Flip-Flop at 128 tokens: every seed at half, once and twice the default lr;
   // Counting: most seeds leave the shortcut), GPT-2's learns text better (about 0.08
   // nats at context 64) — docs/model.md, "Initialisation", and docs/results.md.
-  if (cfg.model.init_scheme == "auto") cfg.model.init_scheme = task.is_text() ? "gpt2" : "pytorch";
+  if (cfg.model.init_scheme == "auto") cfg.model.init_scheme = auto_init_scheme(task.name());
   try {
     cfg.model.validate();
   } catch (const ConfigError& e) {

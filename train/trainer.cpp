@@ -67,7 +67,7 @@ void keep_stored_config(RunConfig& cfg, const TensorFile& resumed, const std::st
   static const std::set<std::string> kFree = {"steps", "eval-every", "log-every"};
   nlohmann::json asked_json = want;
   if (asked_json.value("init-scheme", "") == "auto")  // what auto means for the stored run's task
-    asked_json["init-scheme"] = stored.task.name == "text" ? "gpt2" : "pytorch";
+    asked_json["init-scheme"] = auto_init_scheme(stored.task.name);
   for (const std::string& name : given)
     if (!kFree.count(name) && have.contains(name) && asked_json[name] != have[name])
       throw SettingError(name, "--resume: --" + name + " " + asked_json[name].dump() + " differs from the run's " +
