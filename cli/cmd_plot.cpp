@@ -3,7 +3,8 @@
 //   plot curves RUN...       training loss, and an evaluation metric per split, against
 //                            step; one series per run (and split), labelled
 //   plot attention --ckpt R  one head's attention weights a[i,j] and, for a CoPE layer,
-//                            its positions p[i,j], for one input, tokens on the axes
+//                            its positions p[i,j], for one input, tokens on the axes;
+//                            prints the mean CoPE gate of each key token (what it counts)
 //   plot lengths DIR         Counting: test error against program length (--max-steps),
 //                            one series per encoding, the shortcut's error as a line
 #include <cerrno>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 #include <cxxopts.hpp>
 #include <algorithm>
+#include <iomanip>
 #include <map>
 #include <filesystem>
 #include <fstream>
@@ -214,6 +216,29 @@ std::vector<int64_t> map_input(const cxxopts::ParseResult& r, LoadedRun& run) {
   return ids;
 }
 
+// What a CoPE head's gates count: the mean gate of each key token, over every query that
+// sees it. The gate of key j for query i is the step of its position there,
+// p[i,j] - p[i,j+1] (p[i,i+1] = 0); pairs whose position is clamped (p = npos - 1) are
+// left out. positions: one head's [T, T] (row i: query i). Tokens in order of first use.
+std::string mean_gates_by_token(const double* positions, const std::vector<std::string>& labels, int64_t npos) {
+  const int64_t T = int64_t(labels.size());
+  std::vector<std::string> order;
+  std::map<std::string, std::pair<double, int64_t>> sums;  // token -> (sum of gates, count)
+  for (int64_t i = 0; i < T; ++i)
+    for (int64_t j = 0; j <= i; ++j) {
+      const double p = positions[i * T + j], next = j < i ? positions[i * T + j + 1] : 0.0;
+      if (p >= double(npos - 1)) continue;
+      auto [it, fresh] = sums.try_emplace(labels[size_t(j)], 0.0, 0);
+      if (fresh) order.push_back(labels[size_t(j)]);
+      it->second.first += p - next, it->second.second += 1;
+    }
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(3);
+  for (const std::string& t : order)
+    o << (o.tellp() > 0 ? ", " : "") << "'" << t << "' " << sums[t].first / double(sums[t].second) << " (" << sums[t].second << ")";
+  return o.str();
+}
+
 int plot_attention(const cxxopts::ParseResult& r, const std::string& out_path, std::ostream& out) {
   const std::string ckpt = r.count("ckpt") ? r["ckpt"].as<std::string>() : "";
   LoadedRun run = load_run_flag(r.count("ckpt") ? &ckpt : nullptr, 0, /*with_task=*/false);
@@ -261,6 +286,11 @@ int plot_attention(const cxxopts::ParseResult& r, const std::string& out_path, s
   write_file(out_path, svg::heat_maps(title, maps));
   out << "wrote " << out_path << ": layer " << layer << " head " << head << " over " << T << " tokens ("
       << (cope ? "attention weights and CoPE positions" : "attention weights; this layer has no CoPE positions") << ")\n";
+  if (cope) {
+    const Tensor p = tr.positions.to(DType::f64);
+    out << "mean CoPE gate by key token (p[i,j] - p[i,j+1] over the queries i that see key j, unclamped; count): "
+        << mean_gates_by_token(p.data<double>() + head * T * T, labels, model.cope_npos()) << "\n";
+  }
   return 0;
 }
 
@@ -329,6 +359,8 @@ int cmd_plot(const std::vector<std::string>& args, std::ostream& out, std::ostre
                            "  minicope plot attention --ckpt RUN --out FILE.svg\n"
                            "      one head's attention weights a[i,j] and, for a CoPE layer, its positions p[i,j],\n"
                            "      with the tokens on the axes. The input is --text, or an example of a split.\n"
+                           "      For a CoPE layer it also prints each key token's mean gate (the step of p[i,j]\n"
+                           "      at key j): what the head counts.\n"
                            "  minicope plot lengths DIR --out FILE.svg\n"
                            "      Counting runs of a folder (scripts/reproduce.sh): test error and binding-subset\n"
                            "      error against --max-steps, one series per encoding (mean over seeds), and the\n"

@@ -2,6 +2,9 @@
 // or cell per thing drawn, and `minicope plot`'s errors (a bad metrics line is named).
 #include <doctest/doctest.h>
 
+#include <map>
+#include <regex>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -211,6 +214,32 @@ TEST_CASE("plot attention: a CoPE layer draws weights and positions, tokens on t
   x = check_xml(read(svg));
   CHECK(x.classes["cell"] == 2 * 5 * 6 / 2);
   CHECK(x.classes["row-label"] == 2 * 5);
+  {  // the gates it prints are the steps of the positions it drew (the cells' titles)
+    const std::string text = read(svg);
+    std::map<std::pair<int, int>, double> pos;
+    const std::regex cell(R"(<title>\S+ \((\d+)\) to \S+ \((\d+)\): position ([-0-9.e]+)</title>)");
+    for (auto m = std::sregex_iterator(text.begin(), text.end(), cell); m != std::sregex_iterator(); ++m)
+      pos[{std::stoi((*m)[1]), std::stoi((*m)[2])}] = std::stod((*m)[3]);
+    REQUIRE(pos.size() == 15);
+    const std::vector<std::string> tokens = {"w", "1", "i", "0", "r"};
+    std::map<std::string, std::pair<double, int>> want;
+    for (int i = 0; i < 5; ++i)
+      for (int j = 0; j <= i; ++j) {
+        auto& [sum, n] = want[tokens[size_t(j)]];
+        sum += pos[{i, j}] - (j < i ? pos[{i, j + 1}] : 0.0), n += 1;  // no position of 5 tokens reaches npos - 1 = 12
+      }
+    INFO(r.out);
+    std::map<std::string, std::pair<double, int>> got;  // "'tok' mean (count)", the titles' 4 digits apart
+    const std::regex gate(R"('(\S+)' ([0-9.]+) \((\d+)\))");
+    for (auto m = std::sregex_iterator(r.out.begin(), r.out.end(), gate); m != std::sregex_iterator(); ++m)
+      got[(*m)[1]] = {std::stod((*m)[2]), std::stoi((*m)[3])};
+    REQUIRE(got.size() == want.size());
+    for (const auto& [tok, sn] : want) {
+      CAPTURE(tok);
+      CHECK(got[tok].second == sn.second);
+      CHECK(std::fabs(got[tok].first - sn.first / sn.second) < 2e-3);
+    }
+  }
 
   const std::string before = read(svg);
   const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
