@@ -31,7 +31,8 @@
 #               7e-5, batch 64, 100 epochs; cope and rel at 3 variables first. Each
 #               run takes days on 2 cores: --epochs N cuts it (the script says so).
 #             The model of the synthetic tasks stays the default 2 layers of width 64
-#             (the one thing scaled down there); no --paper run has been timed to its end yet.
+#             (the one thing scaled down there). Measured: the 9 Flip-Flop runs, 83 minutes
+#             with --jobs 2 on 2 cores (10-24 minutes a run; docs/results.md, Table 2).
 #   --out     where the runs go (default runs/reproduce, runs/reproduce-quick, runs/paper)
 #   --jobs    runs at a time, each on cores / jobs threads (default: as many runs as
 #             cores, one thread each; --paper: one run on every core); small models
@@ -165,8 +166,9 @@ fi
 # width-64 model, many small steps (batch 16), CoPE's logits after the scale (--nodiv),
 # stock PyTorch's initialisation (--init-scheme pytorch: with GPT-2's N(0, 0.02) most
 # seeds of every encoding stay on the shortcut at 128 statements).
-# Quick: 5000 steps, too few to leave the shortcut (it fits the quick run); full: 16000.
-counting_recipe="--batch 16 --steps $([[ $quick == 1 ]] && echo 5000 || echo 16000) --eval-every 1000 --init-scheme pytorch"
+# Quick: 2500 steps, too few to leave the shortcut (at 5000 the quick run took over 15
+# minutes); it shows the shortcut and binding columns; full: 16000.
+counting_recipe="--batch 16 --steps $([[ $quick == 1 ]] && echo 2500 || echo 16000) --eval-every $([[ $quick == 1 ]] && echo 500 || echo 1000) --init-scheme pytorch"
 if wants counting && [[ $paper == 0 ]]; then
   [[ -n "$lengths" ]] || lengths=$([[ $quick == 1 ]] && echo "128" || echo "512,256,128")
   lengths=$(tr ',' '\n' <<< "$lengths" | sort -rnu)  # longest first, each once
