@@ -3,8 +3,9 @@
 //
 // A task's scratch holds one block's rows ([kBlock, L]) and the small tables. At a
 // context of ~1000 tokens that is a few MB, and allocating it afresh for every chunk of
-// every attention call (zeroed, in pages the kernel must first map) cost about a tenth
-// of a Counting training step in page faults and memset (docs/benchmarks.md, "Attention
+// every attention call (zeroed, in pages the kernel must first map) cost about a fifth
+// of a Counting training step's time, most of it system time in page faults (a 1.31x
+// speed-up once kept; docs/benchmarks.md, "Attention
 // scratch kept per thread"). So each worker thread keeps one (per element type, shared
 // by the forward and backward passes) and lends it to the chunk it runs. The kernel
 // writes every scratch value before reading it, block by block, as it already must for

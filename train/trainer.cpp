@@ -63,14 +63,14 @@ int64_t prediction_count(std::span<const Example> xs) {
 // may change. `cfg` (what was asked) becomes the stored configuration.
 void keep_stored_config(RunConfig& cfg, const TensorFile& resumed, const std::string& path, const std::set<std::string>& given) {
   const RunConfig stored = stored_config(resumed, path, /*with_vocab=*/false);
-  const nlohmann::json want = to_json(cfg), have = to_json(stored);
+  nlohmann::json want = to_json(cfg);
+  const nlohmann::json have = to_json(stored);
   static const std::set<std::string> kFree = {"steps", "eval-every", "log-every"};
-  nlohmann::json asked_json = want;
-  if (asked_json.value("init-scheme", "") == "auto")  // what auto means for the stored run's task
-    asked_json["init-scheme"] = auto_init_scheme(stored.task.name);
+  if (want.value("init-scheme", "") == "auto")  // what auto means for the stored run's task
+    want["init-scheme"] = auto_init_scheme(stored.task.name);
   for (const std::string& name : given)
-    if (!kFree.count(name) && have.contains(name) && asked_json[name] != have[name])
-      throw SettingError(name, "--resume: --" + name + " " + asked_json[name].dump() + " differs from the run's " +
+    if (!kFree.count(name) && have.contains(name) && want[name] != have[name])
+      throw SettingError(name, "--resume: --" + name + " " + want[name].dump() + " differs from the run's " +
                                    have[name].dump() + " (a resumed run keeps its configuration; only --steps, "
                                    "--eval-every and --log-every may change)");
   const RunConfig asked = cfg;
