@@ -38,7 +38,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int64_t kMaxMapTokens = 256;
+constexpr int64_t kMaxMapTokens = 256;     // rows or columns a map draws (a window of a longer input)
+constexpr int64_t kMaxInputTokens = 2048;  // tokens plot attention runs through the model
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -216,6 +217,35 @@ std::vector<int64_t> map_input(const cxxopts::ParseResult& r, LoadedRun& run) {
   return ids;
 }
 
+// A window of the input a map draws: --queries / --keys FROM:TO, token indices from 0, TO
+// not included; either end may be left out ("256:" is from token 256 to the end). Default:
+// every token. Each side of a map draws at most kMaxMapTokens.
+struct TokenRange { int64_t from, to; };
+TokenRange token_range(const cxxopts::ParseResult& r, const std::string& flag, int64_t T) {
+  TokenRange range{0, T};
+  if (r.count(flag)) {
+    const std::string s = r[flag].as<std::string>();
+    const size_t colon = s.find(':');
+    const auto end = [&](const std::string& part, int64_t missing) -> int64_t {
+      if (part.empty()) return missing;
+      if (part.find_first_not_of("0123456789") != std::string::npos || part.size() > 9)
+        throw UsageError("--" + flag + " expects FROM:TO (token indices, e.g. 0:128), not '" + s + "'");
+      return std::stoll(part);
+    };
+    if (colon == std::string::npos || s.find(':', colon + 1) != std::string::npos)
+      throw UsageError("--" + flag + " expects FROM:TO (token indices, e.g. 0:128), not '" + s + "'");
+    range = {end(s.substr(0, colon), 0), end(s.substr(colon + 1), T)};
+    if (range.to > T || range.from >= range.to)
+      throw UsageError("--" + flag + " " + s + ": the input has tokens 0:" + std::to_string(T) +
+                       "; choose FROM < TO within it");
+  }
+  if (range.to - range.from > kMaxMapTokens)
+    throw UsageError("the map would draw " + std::to_string(range.to - range.from) + " " +
+                     (flag == "queries" ? "queries" : "keys") + "; a map draws at most " + std::to_string(kMaxMapTokens) +
+                     " (choose a window with --" + flag + " FROM:TO, or pass a shorter --text)");
+  return range;
+}
+
 // What a CoPE head's gates count: the mean gate of each key token, over every query that
 // sees it. The gate of key j for query i is the step of its position there,
 // p[i,j] - p[i,j+1] (p[i,i+1] = 0); pairs whose position is clamped (p = npos - 1) are
@@ -248,9 +278,10 @@ int plot_attention(const cxxopts::ParseResult& r, const std::string& out_path, s
   const std::vector<int64_t> ids = map_input(r, run);
   const int64_t T = int64_t(ids.size());
   if (T == 0) throw UsageError("--text holds no tokens");
-  if (T > kMaxMapTokens)
-    throw UsageError("the input has " + std::to_string(T) + " tokens; a map draws at most " +
-                     std::to_string(kMaxMapTokens) + " (pass a shorter --text)");
+  if (T > kMaxInputTokens)
+    throw UsageError("the input has " + std::to_string(T) + " tokens; plot attention reads at most " +
+                     std::to_string(kMaxInputTokens) + " (pass a shorter --text)");
+  const TokenRange rows = token_range(r, "queries", T), cols = token_range(r, "keys", T);
   if (model.pe == "abs" && T > model.seq)
     throw UsageError("the input has " + std::to_string(T) + " tokens; abs position embeddings cover " +
                      std::to_string(model.seq));
@@ -265,13 +296,18 @@ int plot_attention(const cxxopts::ParseResult& r, const std::string& out_path, s
     const std::string& t = run.cfg.task.vocab[size_t(id)];
     labels.push_back(t == " " ? "\xE2\x90\xA3" : t);  // a space as the open-box sign
   }
+  // One head's [T, T] values, the window rows x cols of it; above the diagonal: not drawn.
   const auto map_of = [&](const Tensor& t, const std::string& title, const std::string& name) {
-    svg::HeatMap m{title, labels, labels, std::vector<double>(size_t(T * T), NAN), 0, 0, name};
+    const int64_t R = rows.to - rows.from, C = cols.to - cols.from;
+    svg::HeatMap m{title,
+                   {labels.begin() + rows.from, labels.begin() + rows.to},
+                   {labels.begin() + cols.from, labels.begin() + cols.to},
+                   std::vector<double>(size_t(R * C), NAN), 0, 0, name, size_t(rows.from), size_t(cols.from)};
     const Tensor head_values = t.to(DType::f64);
     const double* v = head_values.data<double>() + head * T * T;  // [1,H,T,T], batch 0
-    for (int64_t i = 0; i < T; ++i)
-      for (int64_t j = 0; j <= i; ++j) {
-        m.values[size_t(i * T + j)] = v[i * T + j];
+    for (int64_t i = rows.from; i < rows.to; ++i)
+      for (int64_t j = cols.from; j <= i && j < cols.to; ++j) {
+        m.values[size_t((i - rows.from) * C + (j - cols.from))] = v[i * T + j];
         m.hi = std::max(m.hi, v[i * T + j]);
       }
     if (m.hi <= 0) m.hi = 1;
@@ -284,11 +320,15 @@ int plot_attention(const cxxopts::ParseResult& r, const std::string& out_path, s
                                              : fs::path(ckpt).filename().string() + ": " + model.pe + ", layer " +
                                                    std::to_string(layer) + ", head " + std::to_string(head);
   write_file(out_path, svg::heat_maps(title, maps));
-  out << "wrote " << out_path << ": layer " << layer << " head " << head << " over " << T << " tokens ("
+  out << "wrote " << out_path << ": layer " << layer << " head " << head << " over " << T << " tokens";
+  if (rows.to - rows.from < T || cols.to - cols.from < T)
+    out << ", queries " << rows.from << ":" << rows.to << " x keys " << cols.from << ":" << cols.to;
+  out << " ("
       << (cope ? "attention weights and CoPE positions" : "attention weights; this layer has no CoPE positions") << ")\n";
   if (cope) {
     const Tensor p = tr.positions.to(DType::f64);
-    out << "mean CoPE gate by key token (p[i,j] - p[i,j+1] over the queries i that see key j, unclamped; count): "
+    out << "mean CoPE gate by key token (p[i,j] - p[i,j+1] over the queries i that see key j, all " << T
+        << " tokens, unclamped; count): "
         << mean_gates_by_token(p.data<double>() + head * T * T, labels, model.cope_npos()) << "\n";
   }
   return 0;
@@ -379,7 +419,11 @@ int cmd_plot(const std::vector<std::string>& args, std::ostream& out, std::ostre
       "text", "the input: text (text runs) or space-separated tokens (tasks)", cxxopts::value<std::string>())(
       "example", "the input: this example of --split (default 0)", cxxopts::value<std::string>())(
       "layer", "layer, from 0 (default 0)", cxxopts::value<std::string>())(
-      "head", "head, from 0 (default 0)", cxxopts::value<std::string>());
+      "head", "head, from 0 (default 0)", cxxopts::value<std::string>())(
+      "queries", "draw the rows of these queries only, FROM:TO (token indices, TO not included; default all)",
+      cxxopts::value<std::string>())(
+      "keys", "draw the columns of these keys only, FROM:TO (default all); a map draws at most 256 of each",
+      cxxopts::value<std::string>());
   options.parse_positional({"what", "runs"});
   ParsedArgs p = parse_args(options, args);
   if (p.help) {
@@ -398,7 +442,7 @@ int cmd_plot(const std::vector<std::string>& args, std::ostream& out, std::ostre
   check_target(out_path);  // before any work: refuse to replace what is not a picture
   const std::vector<std::string> runs = r.count("runs") ? r["runs"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (what == "curves" || what == "lengths") {
-    for (const char* flag : {"ckpt", "text", "example", "layer", "head"})
+    for (const char* flag : {"ckpt", "text", "example", "layer", "head", "queries", "keys"})
       if (r.count(flag)) throw UsageError(std::string("--") + flag + " applies to plot attention");
     if (what == "curves") return plot_curves(r, runs, out_path, out);
     for (const char* flag : {"labels", "metric", "split"})

@@ -283,7 +283,8 @@ std::string heat_maps(const std::string& title, const std::vector<HeatMap>& maps
         if (!std::isfinite(v)) continue;
         o << "<rect class=\"cell\" x=\"" << num(gx + b.cell * double(j)) << "\" y=\"" << num(gy + b.cell * double(i))
           << "\" width=\"" << num(b.cell) << "\" height=\"" << num(b.cell) << "\" fill=\"" << colour_of((v - m.lo) / span)
-          << "\"><title>" << escape(m.row_labels[i]) << " (" << i << ") to " << escape(m.col_labels[j]) << " (" << j
+          << "\"><title>" << escape(m.row_labels[i]) << " (" << m.first_row + i << ") to " << escape(m.col_labels[j]) << " ("
+          << m.first_col + j
           << "): " << escape(m.value_name) << " " << tick_text(v) << "</title></rect>\n";
       }
     const double bx = gx + b.grid_w + 20, bh = std::max(80.0, std::min(b.grid_h, 240.0));

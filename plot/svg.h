@@ -42,6 +42,8 @@ struct HeatMap {
   std::vector<double> values;                       // rows x cols, row-major; NaN: not drawn
   double lo = 0, hi = 1;                            // the colour scale's ends
   std::string value_name;                           // shown on hover: "weight", "position"
+  size_t first_row = 0, first_col = 0;              // the index of row 0 / column 0 in the whole
+                                                    // input (a window of it), shown on hover
 };
 
 // The maps side by side, each with its own colour bar.

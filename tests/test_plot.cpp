@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "plot/svg.h"
 #include "tests/cli_util.h"
@@ -241,8 +242,57 @@ TEST_CASE("plot attention: a CoPE layer draws weights and positions, tokens on t
     }
   }
 
+  {  // a window of queries x keys draws the same cells as the whole map, at the same indices
+    const auto cells_of = [](const std::string& text) {
+      std::map<std::tuple<std::string, int, int>, std::string> cells;  // (what, i, j) -> value
+      const std::regex cell(R"(<title>\S+ \((\d+)\) to \S+ \((\d+)\): (\w+) (\S+)</title>)");
+      for (auto m = std::sregex_iterator(text.begin(), text.end(), cell); m != std::sregex_iterator(); ++m)
+        cells[{(*m)[3], std::stoi((*m)[1]), std::stoi((*m)[2])}] = (*m)[4];
+      return cells;
+    };
+    r = cli({"plot", "attention", "--ckpt", run, "--split", "dense", "--example", "2", "--out", svg});
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    const auto whole = cells_of(read(svg));
+    r = cli({"plot", "attention", "--ckpt", run, "--split", "dense", "--example", "2", "--queries", "5:9", "--keys", "2:7",
+             "--out", svg});
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    CHECK(r.out.find("queries 5:9 x keys 2:7") != std::string::npos);
+    const auto window = cells_of(read(svg));
+    int want = 0;  // rows 5..8, columns 2..6 on or below the diagonal
+    for (int i = 5; i < 9; ++i)
+      for (int j = 2; j < 7 && j <= i; ++j) {
+        for (const char* what : {"weight", "position"}) {
+          CAPTURE(i);
+          CAPTURE(j);
+          CAPTURE(what);
+          REQUIRE(window.count({what, i, j}));
+          CHECK(window.at({what, i, j}) == whole.at({what, i, j}));
+        }
+        ++want;
+      }
+    CHECK(window.size() == size_t(2 * want));
+    // an input longer than a map: a window of it is drawn, the whole is refused
+    std::string long_text = "w 1";
+    for (int k = 0; k < 149; ++k) long_text += k % 7 ? " i 0" : " w 1";  // 300 tokens
+    r = cli({"plot", "attention", "--ckpt", run, "--text", long_text, "--queries", "250:260", "--keys", "200:", "--out", svg});
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    CHECK(r.out.find("over 300 tokens") != std::string::npos);
+    CHECK(check_xml(read(svg)).classes["cell"] == 2 * (51 + 60) * 10 / 2);  // row i: keys 200..i
+    expect_one_line_errors({
+        {{"plot", "attention", "--ckpt", run, "--text", long_text, "--out", svg}, "a map draws at most 256"},
+        {{"plot", "attention", "--ckpt", run, "--text", long_text, "--queries", "0:10", "--out", svg},
+         "the map would draw 300 keys"},
+    });
+  }
+
   const std::string before = read(svg);
   const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"plot", "attention", "--ckpt", run, "--queries", "5", "--out", svg}, "--queries expects FROM:TO"},
+      {{"plot", "attention", "--ckpt", run, "--keys", "a:3", "--out", svg}, "--keys expects FROM:TO"},
+      {{"plot", "attention", "--ckpt", run, "--queries", "1:2:3", "--out", svg}, "--queries expects FROM:TO"},
+      {{"plot", "attention", "--ckpt", run, "--queries", "9:5", "--out", svg}, "choose FROM < TO"},
+      {{"plot", "attention", "--ckpt", run, "--keys", "0:12", "--out", svg}, "the input has tokens 0:11"},
+      {{"plot", "curves", run, "--keys", "0:3", "--out", svg}, "--keys applies to plot attention"},
       {{"plot", "attention", "--ckpt", run, "--layer", "2", "--out", svg}, "--layer must be between 0 and 1"},
       {{"plot", "attention", "--ckpt", run, "--head", "x", "--out", svg}, "--head expects an integer"},
       {{"plot", "attention", "--ckpt", run, "--text", "w 1 q", "--out", svg}, "'q' is not a token of flipflop"},
