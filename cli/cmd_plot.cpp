@@ -246,16 +246,18 @@ TokenRange token_range(const cxxopts::ParseResult& r, const std::string& flag, i
   return range;
 }
 
-// What a CoPE head's gates count: the mean gate of each key token, over every query that
-// sees it. The gate of key j for query i is the step of its position there,
-// p[i,j] - p[i,j+1] (p[i,i+1] = 0); pairs whose position is clamped (p = npos - 1) are
-// left out. positions: one head's [T, T] (row i: query i). Tokens in order of first use.
-std::string mean_gates_by_token(const double* positions, const std::vector<std::string>& labels, int64_t npos) {
+// What a CoPE head's gates count: the mean gate of each key token, over every query of
+// the window that sees it. The gate of key j for query i is the step of its position
+// there, p[i,j] - p[i,j+1] (p[i,i+1] = 0); pairs whose position is clamped (p = npos - 1)
+// are left out. positions: one head's [T, T] (row i: query i); rows x cols: the window
+// drawn. Tokens in order of first use.
+std::string mean_gates_by_token(const double* positions, const std::vector<std::string>& labels, int64_t npos,
+                                TokenRange rows, TokenRange cols) {
   const int64_t T = int64_t(labels.size());
   std::vector<std::string> order;
   std::map<std::string, std::pair<double, int64_t>> sums;  // token -> (sum of gates, count)
-  for (int64_t i = 0; i < T; ++i)
-    for (int64_t j = 0; j <= i; ++j) {
+  for (int64_t i = rows.from; i < rows.to; ++i)
+    for (int64_t j = cols.from; j <= i && j < cols.to; ++j) {
       const double p = positions[i * T + j], next = j < i ? positions[i * T + j + 1] : 0.0;
       if (p >= double(npos - 1)) continue;
       auto [it, fresh] = sums.try_emplace(labels[size_t(j)], 0.0, 0);
@@ -327,9 +329,9 @@ int plot_attention(const cxxopts::ParseResult& r, const std::string& out_path, s
       << (cope ? "attention weights and CoPE positions" : "attention weights; this layer has no CoPE positions") << ")\n";
   if (cope) {
     const Tensor p = tr.positions.to(DType::f64);
-    out << "mean CoPE gate by key token (p[i,j] - p[i,j+1] over the queries i that see key j, all " << T
-        << " tokens, unclamped; count): "
-        << mean_gates_by_token(p.data<double>() + head * T * T, labels, model.cope_npos()) << "\n";
+    out << "mean CoPE gate by key token (p[i,j] - p[i,j+1] over the drawn queries i that see key j, unclamped; "
+           "count): "
+        << mean_gates_by_token(p.data<double>() + head * T * T, labels, model.cope_npos(), rows, cols) << "\n";
   }
   return 0;
 }

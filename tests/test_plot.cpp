@@ -243,11 +243,14 @@ TEST_CASE("plot attention: a CoPE layer draws weights and positions, tokens on t
   }
 
   {  // a window of queries x keys draws the same cells as the whole map, at the same indices
-    const auto cells_of = [](const std::string& text) {
+    std::map<int, std::string> key_label;  // j -> its token
+    const auto cells_of = [&](const std::string& text) {
       std::map<std::tuple<std::string, int, int>, std::string> cells;  // (what, i, j) -> value
-      const std::regex cell(R"(<title>\S+ \((\d+)\) to \S+ \((\d+)\): (\w+) (\S+)</title>)");
-      for (auto m = std::sregex_iterator(text.begin(), text.end(), cell); m != std::sregex_iterator(); ++m)
-        cells[{(*m)[3], std::stoi((*m)[1]), std::stoi((*m)[2])}] = (*m)[4];
+      const std::regex cell(R"(<title>\S+ \((\d+)\) to (\S+) \((\d+)\): (\w+) (\S+)</title>)");
+      for (auto m = std::sregex_iterator(text.begin(), text.end(), cell); m != std::sregex_iterator(); ++m) {
+        cells[{(*m)[4], std::stoi((*m)[1]), std::stoi((*m)[3])}] = (*m)[5];
+        key_label[std::stoi((*m)[3])] = (*m)[2];
+      }
       return cells;
     };
     r = cli({"plot", "attention", "--ckpt", run, "--split", "dense", "--example", "2", "--out", svg});
@@ -271,6 +274,25 @@ TEST_CASE("plot attention: a CoPE layer draws weights and positions, tokens on t
         ++want;
       }
     CHECK(window.size() == size_t(2 * want));
+    {  // the gates it prints are those of the window's queries and keys only
+      std::map<std::string, std::pair<double, int>> want_gates;
+      const auto pos = [&](int i, int j) { return std::stod(whole.at({"position", i, j})); };
+      for (int i = 5; i < 9; ++i)
+        for (int j = 2; j < 7 && j <= i; ++j) {
+          auto& [sum, n] = want_gates[key_label.at(j)];
+          sum += pos(i, j) - (j < i ? pos(i, j + 1) : 0.0), n += 1;
+        }
+      const std::regex gate(R"('(\S+)' ([0-9.]+) \((\d+)\))");
+      int seen = 0;
+      for (auto m = std::sregex_iterator(r.out.begin(), r.out.end(), gate); m != std::sregex_iterator(); ++m, ++seen) {
+        CAPTURE(r.out);
+        REQUIRE(want_gates.count((*m)[1]));
+        const auto [sum, n] = want_gates.at((*m)[1]);
+        CHECK(std::stoi((*m)[3]) == n);
+        CHECK(std::fabs(std::stod((*m)[2]) - sum / n) < 2e-3);
+      }
+      CHECK(seen == int(want_gates.size()));
+    }
     // an input longer than a map: a window of it is drawn, the whole is refused
     std::string long_text = "w 1";
     for (int k = 0; k < 149; ++k) long_text += k % 7 ? " i 0" : " w 1";  // 300 tokens
