@@ -13,11 +13,11 @@
 #             and 4x its training context (Figure 3).
 #   --paper   the paper's sizes, one run after another on every core (--jobs to change),
 #             in this order:
-#             selcopy: the trend at 16, 32 and 64 data tokens (as many noise tokens), then
-#               the paper's 128 data tokens among 128 noise tokens (dense 64, sparse 256:
-#               configs/selcopy-128-PE.json), cope, rope, abs, 3 seeds; the short rows
-#               first (minutes each, against about 45 for a 128-token run), so that a
-#               stopped reproduction has their whole rows
+#             selcopy: the paper's 128 data tokens among 128 noise tokens (dense 64,
+#               sparse 256: configs/selcopy-128-PE.json, Adam beta2 0.999), then the trend
+#               at 64, 32 and 16 (as many noise tokens), cope, rope, abs, 3 seeds; longest
+#               first (a 128-token run 8-14 minutes on one core, a 16-token run under
+#               one), so that two jobs end together; 70 minutes for the 36 with --jobs 2
 #             flipflop: 512 tokens, 256 instruction-bit pairs as in Liu et al. 2023
 #               (configs/flipflop-512-PE.json), cope, rope, abs, 3 seeds
 #             text: Tiny Shakespeare and the Linux kernel source, characters, at context
@@ -115,7 +115,7 @@ have_text() {  # the two corpora of Table 4, or a message saying which is missin
 # ---- --paper: the paper's sizes, one run after another (counting's block is below) ----
 if [[ $paper == 1 ]]; then
   if wants selcopy; then
-    for n in 16 32 64 128; do for s in $seeds; do for pe in cope rope abs; do
+    for n in 128 64 32 16; do for s in $seeds; do for pe in cope rope abs; do
       add "paper-selcopy-$n-$pe-s$s --config $here/configs/selcopy-128-$pe.json --data-tokens $n --noise-tokens $n --seed $s"
     done; done; done
   fi
@@ -316,12 +316,13 @@ plot_curves selcopy-sparse.svg sparse "Selective Copy: error on sparse (twice th
 plot_curves counting-5.svg test "Counting, at most 128 statements, 5 variables: test error" counting-m128-v5-{abs,rel,cope}-s$s1
 plot_curves paper-flipflop-sparse.svg sparse "Flip-Flop, 512 tokens: error on sparse (p_i = 0.98)" paper-flipflop-512-{abs,rope,cope}-s$s1
 plot_curves paper-selcopy-sparse.svg sparse "Selective Copy, 128 tokens: error on sparse (256 noise)" paper-selcopy-128-{abs,rope,cope}-s$s1
-# What the Selective Copy CoPE model counts: a test example of the 64-token model (the
-# 128-token model's 385-token examples are past what a map draws, 256 tokens).
-if [[ -f "$out/paper-selcopy-64-cope-s$s1/best.safetensors" ]]; then
+# What the Selective Copy CoPE model counts: a test example of the 128-token model (385
+# tokens: 256 of input, the separator at 256, 128 of output), drawn as the window a map
+# fits (256 x 256 at most): the queries from the separator on against the input's keys.
+if [[ -f "$out/paper-selcopy-128-cope-s$s1/best.safetensors" ]]; then
   for l in 0 1; do for ((h = 0; h < 4; h++)); do
-    "$bin" plot attention --ckpt "$out/paper-selcopy-64-cope-s$s1" --split test --layer $l --head $h \
-      --out "$out/selcopy-cope-attention-l$l-h$h.svg" > /dev/null || failed=1
+    "$bin" plot attention --ckpt "$out/paper-selcopy-128-cope-s$s1" --split test --layer $l --head $h \
+      --queries 256:384 --keys 0:256 --out "$out/selcopy-cope-attention-l$l-h$h.svg" > "$out/selcopy-cope-attention-l$l-h$h.txt" || failed=1
   done; done
 fi
 if ls -d "$out"/counting-m* > /dev/null 2>&1; then
