@@ -7,6 +7,8 @@
 //                            prints the mean CoPE gate of each key token (what it counts)
 //   plot lengths DIR         Counting: test error against program length (--max-steps),
 //                            one series per encoding, the shortcut's error as a line
+//   plot contexts DIR        text: validation perplexity against the context at
+//                            evaluation, one series per encoding (Figure 3's shape)
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -389,6 +391,56 @@ int plot_lengths(const cxxopts::ParseResult& r, const std::vector<std::string>& 
   return 0;
 }
 
+// Text, the shape of the paper's Figure 3: a chart per corpus, each encoding's validation
+// perplexity (mean over its seeds) against the context it was evaluated at, from the
+// training context to the largest multiple evaluated (scripts/reproduce.sh: 2x and 4x).
+// A corpus trained at several contexts gets a series per (pe, training context), the
+// contexts told apart by dashes. The values are also printed, a line per series.
+int plot_contexts(const cxxopts::ParseResult& r, const std::vector<std::string>& inputs, const std::string& out_path,
+                  std::ostream& out) {
+  if (inputs.size() != 1) throw UsageError("plot contexts needs one folder of runs (as scripts/reproduce.sh writes)");
+  const std::vector<TextCell> cells = text_by_context(inputs[0], position_encodings());
+  if (cells.empty()) throw UsageError(inputs[0] + " holds no finished text runs");
+  std::map<std::string, std::vector<int64_t>> contexts;  // corpus -> its training contexts, ascending
+  for (const TextCell& c : cells) {
+    auto& v = contexts[c.data];
+    if (std::find(v.begin(), v.end(), c.seq) == v.end()) v.push_back(c.seq);
+  }
+  std::map<std::string, svg::LineChart> charts;  // corpus -> chart
+  std::vector<std::string> pes;                  // colour by encoding, the same in every chart
+  size_t series = 0;
+  for (const TextCell& c : cells) {
+    svg::LineChart& ch = charts[c.data];
+    if (ch.series.empty())
+      ch = {c.data, "context at evaluation (tokens)", "validation perplexity (per token)", {}, "off", 1.0};
+    if (std::find(pes.begin(), pes.end(), c.pe) == pes.end()) pes.push_back(c.pe);
+    const auto& ctxs = contexts.at(c.data);
+    const int dash = int(std::find(ctxs.begin(), ctxs.end(), c.seq) - ctxs.begin());
+    svg::Series s{ctxs.size() > 1 ? c.pe + ", trained at " + std::to_string(c.seq) : c.pe, {}, {},
+                  int(std::find(pes.begin(), pes.end(), c.pe) - pes.begin()), dash};
+    out << c.data << ", trained at " << c.seq << ", " << c.pe << ":";
+    size_t seeds = 0;
+    for (const auto& [factor, losses] : c.loss_at) {
+      double ppl = 0;
+      for (double l : losses) ppl += std::exp(l);
+      ppl /= double(losses.size());
+      s.x.push_back(double(factor * c.seq)), s.y.push_back(ppl);
+      seeds = std::max(seeds, losses.size());
+      out << " " << factor * c.seq << " -> " << std::fixed << std::setprecision(3) << ppl << std::defaultfloat;
+    }
+    out << " (perplexity, mean of " << seeds << " seed" << (seeds == 1 ? "" : "s") << ")\n";
+    ch.series.push_back(std::move(s));
+    ++series;
+  }
+  std::vector<svg::LineChart> list;
+  for (auto& [data, ch] : charts) list.push_back(std::move(ch));
+  const std::string title =
+      r.count("title") ? r["title"].as<std::string>() : "Text: validation perplexity against the context at evaluation";
+  write_file(out_path, svg::line_charts(title, list));
+  out << "wrote " << out_path << ": " << series << " series in " << list.size() << (list.size() == 1 ? " chart\n" : " charts\n");
+  return 0;
+}
+
 }  // namespace
 
 int cmd_plot(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -406,9 +458,13 @@ int cmd_plot(const std::vector<std::string>& args, std::ostream& out, std::ostre
                            "  minicope plot lengths DIR --out FILE.svg\n"
                            "      Counting runs of a folder (scripts/reproduce.sh): test error and binding-subset\n"
                            "      error against --max-steps, one series per encoding (mean over seeds), and the\n"
-                           "      variable-blind shortcut's error as a line.");
-  options.positional_help("curves RUN... | attention | lengths DIR");
-  options.add_options()("what", "curves, attention or lengths", cxxopts::value<std::string>())(
+                           "      variable-blind shortcut's error as a line.\n"
+                           "  minicope plot contexts DIR --out FILE.svg\n"
+                           "      text runs of a folder (scripts/reproduce.sh): validation perplexity against the\n"
+                           "      context at evaluation (1x, 2x, 4x the training context), one series per encoding\n"
+                           "      (mean over seeds), a chart per corpus: the paper's Figure 3.");
+  options.positional_help("curves RUN... | attention | lengths DIR | contexts DIR");
+  options.add_options()("what", "curves, attention, lengths or contexts", cxxopts::value<std::string>())(
       "runs", "run folders or metrics.jsonl files", cxxopts::value<std::vector<std::string>>())(
       "out", "the SVG file to write", cxxopts::value<std::string>())(
       "title", "the picture's title", cxxopts::value<std::string>());
@@ -435,21 +491,21 @@ int cmd_plot(const std::vector<std::string>& args, std::ostream& out, std::ostre
   (void)err;
   const auto& r = *p.result;
   const std::string what = r.count("what") ? r["what"].as<std::string>() : "";
-  if (what != "curves" && what != "attention" && what != "lengths")
-    throw UsageError(what.empty() ? "plot needs what to draw: curves, attention or lengths"
-                                  : "plot draws curves, attention or lengths, not '" + what + "'");
+  if (what != "curves" && what != "attention" && what != "lengths" && what != "contexts")
+    throw UsageError(what.empty() ? "plot needs what to draw: curves, attention, lengths or contexts"
+                                  : "plot draws curves, attention, lengths or contexts, not '" + what + "'");
   if (!r.count("out")) throw UsageError("--out FILE.svg is required");
   const std::string out_path = r["out"].as<std::string>();
   if (out_path.empty()) throw UsageError("--out must not be empty");
   check_target(out_path);  // before any work: refuse to replace what is not a picture
   const std::vector<std::string> runs = r.count("runs") ? r["runs"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  if (what == "curves" || what == "lengths") {
+  if (what == "curves" || what == "lengths" || what == "contexts") {
     for (const char* flag : {"ckpt", "text", "example", "layer", "head", "queries", "keys"})
       if (r.count(flag)) throw UsageError(std::string("--") + flag + " applies to plot attention");
     if (what == "curves") return plot_curves(r, runs, out_path, out);
     for (const char* flag : {"labels", "metric", "split"})
       if (r.count(flag)) throw UsageError(std::string("--") + flag + " applies to plot curves");
-    return plot_lengths(r, runs, out_path, out);
+    return what == "lengths" ? plot_lengths(r, runs, out_path, out) : plot_contexts(r, runs, out_path, out);
   }
   if (!runs.empty()) throw UsageError("plot attention takes its run from --ckpt, not '" + runs[0] + "'");
   for (const char* flag : {"labels", "metric"})

@@ -245,7 +245,7 @@ void counting_table(std::ostream& out, const std::string& heading, const std::ma
       const auto it = shortcut.find(vars);
       Stat s = it != shortcut.end() ? it->second : Stat{};
       // runs that share a test set give the same figure: one number, not "x ± 0.0"
-      if (!s.v.empty() && std::all_of(s.v.begin(), s.v.end(), [&](double x) { return x == s.v[0]; })) s.v.resize(1);
+      if (!s.v.empty() && std::all_of(s.v.begin(), s.v.end(), [&](double x) { return x == s.v[0]; })) s.v = {s.v[0]};
       out << " " << s.text(1, true) << " | 100 |";
     }
     out << "\n";
@@ -295,6 +295,22 @@ std::vector<CountingCell> counting_by_length(const fs::path& dir, const std::vec
     c.shortcut.push_back(num_or_nan(test, "shortcut_error_rate"));
   }
   std::vector<CountingCell> out;
+  for (auto& [key, c] : cells) out.push_back(std::move(c));
+  return out;
+}
+
+std::vector<TextCell> text_by_context(const fs::path& dir, const std::vector<std::string>& pe_order) {
+  std::vector<std::string> unfinished;
+  std::map<std::tuple<std::string, int64_t, int, std::string>, TextCell> cells;
+  for (const Run& r : read_runs(dir, unfinished)) {
+    if (get_str(r.cfg, "task") != "text" || r.loss_at.empty()) continue;
+    const std::string data = fs::path(get_str(r.cfg, "data")).filename().string(), pe = get_str(r.cfg, "pe");
+    const int64_t seq = r.cfg.value("seq", int64_t(0));
+    TextCell& c = cells[{data, seq, pe_rank(pe, pe_order), pe}];
+    c.data = data, c.seq = seq, c.pe = pe;
+    for (const auto& [factor, loss] : r.loss_at) c.loss_at[factor].push_back(loss);
+  }
+  std::vector<TextCell> out;
   for (auto& [key, c] : cells) out.push_back(std::move(c));
   return out;
 }

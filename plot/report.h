@@ -3,6 +3,7 @@
 #pragma once
 #include <filesystem>
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,5 +36,18 @@ struct CountingCell {
   std::vector<double> error, binding, shortcut;  // one per seed (binding: NaN where none)
 };
 std::vector<CountingCell> counting_by_length(const std::filesystem::path& dir, const std::vector<std::string>& pe_order);
+
+// Text results against the evaluation context (`minicope plot contexts DIR`, the shape of
+// the paper's Figure 3): one cell per (corpus, training context, pe) over the finished text
+// runs under dir, holding each seed's validation loss at every multiple of its training
+// context it was evaluated at (1: result.jsonl; N: eval-Nx.jsonl). Sorted by the corpus'
+// file name, then training context, then pe_order. Throws FileError as write_report does.
+struct TextCell {
+  std::string data;  // the corpus' file name (config "data")
+  int64_t seq = 0;   // the training context
+  std::string pe;
+  std::map<int, std::vector<double>> loss_at;  // context factor -> validation loss, one per seed
+};
+std::vector<TextCell> text_by_context(const std::filesystem::path& dir, const std::vector<std::string>& pe_order);
 
 }  // namespace mc

@@ -328,6 +328,11 @@ fi
 if ls -d "$out"/counting-m* > /dev/null 2>&1; then
   "$bin" plot lengths "$out" --out "$out/counting-lengths.svg" > /dev/null || failed=1
 fi
+# Figure 3's shape: each text model's validation perplexity at 1x, 2x and 4x its training
+# context, a chart per corpus (the values are printed into text-contexts.txt too).
+if grep -qs '"task": "text"' "$out"/*/config.json; then
+  "$bin" plot contexts "$out" --out "$out/text-contexts.svg" > "$out/text-contexts.txt" || failed=1
+fi
 # What a CoPE counting model's gates count: a short hand-written program (a map draws
 # at most 256 tokens) through each head of layer 0 of the model trained on the longest
 # programs; which head counts what differs between runs, so all of them are drawn.

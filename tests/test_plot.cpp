@@ -384,3 +384,72 @@ TEST_CASE("plot lengths: a chart per variable count, a series per encoding and t
       {{"plot", "lengths", d.string(), "--metric", "loss", "--out", svg}, "--metric applies to plot curves"},
   });
 }
+
+TEST_CASE("plot contexts: a chart per corpus, a series per encoding and training context, seeds averaged") {
+  const fs::path d = fresh_dir("contexts");
+  // a text run: its validation loss at 1x (result.jsonl) and, unless abs, at 2x and 4x
+  const auto run = [&](const std::string& name, const std::string& data, const std::string& pe, int seq, double loss) {
+    fs::create_directories(d / name);
+    write(d / name / "config.json", "{\"task\":\"text\",\"pe\":\"" + pe + "\",\"data\":\"/x/" + data +
+                                        "\",\"seq\":" + std::to_string(seq) + "}");
+    const auto line = [&](double l) {
+      return "{\"loss\":" + std::to_string(l) + ",\"split\":\"valid\",\"step\":5,\"task\":\"text\"}\n";
+    };
+    write(d / name / "result.jsonl", line(loss));
+    if (pe == "abs") return;
+    write(d / name / "eval-2x.jsonl", line(loss + 0.5));
+    write(d / name / "eval-4x.jsonl", line(loss + 1.0));
+  };
+  run("a-cope-s1", "a.txt", "cope", 64, std::log(4.0));
+  run("a-cope-s2", "a.txt", "cope", 64, std::log(6.0));  // mean perplexity at 1x: 5
+  run("a-abs-s1", "a.txt", "abs", 64, std::log(7.0));
+  run("a-cope-128", "a.txt", "cope", 128, std::log(3.0));
+  run("b-rel-s1", "b.txt", "rel", 32, std::log(2.0));
+  // runs of other tasks, and unfinished runs, are not drawn
+  fs::create_directories(d / "ff");
+  write(d / "ff" / "config.json", "{\"task\":\"flipflop\",\"pe\":\"abs\"}");
+  write(d / "ff" / "result.jsonl", "{\"error_rate\":0.1,\"loss\":0.2,\"split\":\"test\",\"step\":5}\n");
+  fs::create_directories(d / "unfinished");
+  write(d / "unfinished" / "config.json", "{\"task\":\"text\",\"pe\":\"rope\",\"data\":\"/x/a.txt\",\"seq\":64}");
+
+  const auto cells = text_by_context(d, {"abs", "rel", "cope"});
+  REQUIRE(cells.size() == 4);
+  CHECK(cells[0].data == "a.txt");
+  CHECK(cells[0].seq == 64);
+  CHECK(cells[0].pe == "abs");
+  CHECK(cells[0].loss_at.size() == 1);  // abs: 1x only
+  CHECK(cells[1].pe == "cope");
+  REQUIRE(cells[1].loss_at.at(2).size() == 2);  // two seeds in one cell
+  CHECK(cells[2].seq == 128);
+  CHECK(cells[3].data == "b.txt");
+
+  const std::string svg = (d / "ctx.svg").string();
+  CliRun r = cli({"plot", "contexts", d.string(), "--out", svg});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  XmlCheck x = check_xml(read(svg));
+  REQUIRE_MESSAGE(x.ok, x.error);
+  CHECK(x.classes["series"] == 4);
+  CHECK(r.out.find("4 series in 2 charts") != std::string::npos);
+  // a corpus trained at two contexts names them; one trained at one context does not
+  CHECK(read(svg).find(">cope, trained at 128</text>") != std::string::npos);
+  CHECK(read(svg).find(">rel</text>") != std::string::npos);
+  // the printed values: perplexity averaged over seeds at each context
+  CHECK(r.out.find("a.txt, trained at 64, cope: 64 -> 5.000 128 -> ") != std::string::npos);
+  CHECK(r.out.find("(perplexity, mean of 2 seeds)") != std::string::npos);
+  const double at2x = (4.0 + 6.0) * std::exp(0.5) / 2;  // the mean of each seed's perplexity
+  char want[64];
+  std::snprintf(want, sizeof want, "128 -> %.3f", at2x);
+  CHECK(r.out.find(want) != std::string::npos);
+  CHECK(r.out.find("a.txt, trained at 64, abs: 64 -> 7.000 (perplexity, mean of 1 seed)") != std::string::npos);
+
+  const fs::path none = fresh_dir("contexts_none");
+  fs::create_directories(none / "ff");
+  write(none / "ff" / "config.json", "{\"task\":\"flipflop\",\"pe\":\"abs\"}");
+  write(none / "ff" / "result.jsonl", "{\"error_rate\":0.1,\"loss\":0.2,\"split\":\"test\",\"step\":5}\n");
+  expect_one_line_errors({
+      {{"plot", "contexts", none.string(), "--out", svg}, "holds no finished text runs"},
+      {{"plot", "contexts", d.string(), none.string(), "--out", svg}, "needs one folder of runs"},
+      {{"plot", "contexts", d.string(), "--split", "test", "--out", svg}, "--split applies to plot curves"},
+      {{"plot", "contexts", (d / "missing").string(), "--out", svg}, "no such folder"},
+  });
+}
