@@ -2,7 +2,7 @@
 # reproduce.sh — the CoPE paper's experiments at a CPU scale (docs/results.md).
 #
 #   scripts/reproduce.sh [--quick | --paper] [--out DIR] [--jobs N] [--only GROUPS]
-#                        [--lengths L,...] [--epochs N] [--dry-run]
+#                        [--lengths L,...] [--epochs N] [--select REGEX] [--dry-run]
 #
 #   --quick   the synthetic tasks only, one seed: Flip-Flop, Selective Copy and Counting
 #             (3 and 5 variables, programs of up to 128 statements) for the encodings of
@@ -41,6 +41,12 @@
 #             --paper: selcopy,flipflop,text first, counting alone takes weeks)
 #   --lengths the Counting program lengths to run, a comma-separated subset of 128, 256,
 #             512 (default: 128 quick, all three full), e.g. to finish one length first
+#   --select  only the planned runs whose names match REGEX (an extended regular
+#             expression, matched against the whole name; the names are in DIR/plan.txt,
+#             see --dry-run): a block that fits a session, e.g. --paper --only text
+#             --select 'paper-.*-c512-.*' for the context-512 rows, or --only counting
+#             --lengths 256 --select 'counting-m256-v3-(cope|rel)-s.' for two encodings.
+#             The tables and pictures at the end cover every finished run in DIR.
 #   --dry-run write DIR/plan.txt and DIR/commands.txt and stop
 #   MINICOPE_BIN=FILE  train with this copy of the program (default build/minicope, built
 #             first), so that rebuilding during a long reproduction does not change its later runs
@@ -57,7 +63,7 @@ set -euo pipefail
 {
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-quick=0 paper=0 out="" jobs="" only="flipflop,selcopy,counting,text" epochs="" lengths="" dry=0
+quick=0 paper=0 out="" jobs="" only="flipflop,selcopy,counting,text" epochs="" lengths="" select="" dry=0
 die() { echo "reproduce.sh: error: $*" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -69,6 +75,7 @@ while [[ $# -gt 0 ]]; do
     --jobs) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || die "--jobs needs a whole number >= 1"; jobs="$2"; shift ;;
     --only) [[ $# -ge 2 && -n "$2" ]] || die "--only needs a list of groups"; only="$2"; shift ;;
     --lengths) [[ $# -ge 2 && "$2" =~ ^(128|256|512)(,(128|256|512))*$ ]] || die "--lengths needs a comma-separated list of 128, 256, 512"; lengths="$2"; shift ;;
+    --select) [[ $# -ge 2 && -n "$2" ]] || die "--select needs a regular expression"; select="$2"; shift ;;
     -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -77,6 +84,11 @@ done
 for g in ${only//,/ }; do
   [[ "$g" =~ ^(flipflop|selcopy|counting|text)$ ]] || die "--only: unknown group '$g' (flipflop, selcopy, counting, text)"
 done
+# --select: a bad expression is refused here, before anything is written (awk says why)
+if [[ -n "$select" ]] && ! why=$(awk -v re="^($select)\$" 'BEGIN { if ("" ~ re) {} }' 2>&1 > /dev/null); then
+  why="${why%%$'\n'*}"  # awk's first line says why
+  die "--select '$select' is not an extended regular expression: ${why##*: }"
+fi
 [[ $quick == 1 && $paper == 1 ]] && die "--quick and --paper are different plans; choose one"
 [[ -n "$epochs" && $paper == 0 ]] && die "--epochs applies to --paper (its Counting runs)"
 [[ -n "$epochs" && ",$only," != *",counting,"* ]] && die "--epochs cuts --paper's Counting runs, and --only leaves them out"
@@ -286,10 +298,15 @@ export -f run_one trained_to_end
 threads=$(( $(nproc) / jobs )); [[ $threads -ge 1 ]] || threads=1
 export out bin threads
 
+[[ -s "$plan" ]] || die "nothing to run: --only $only leaves no runs in this mode"
+if [[ -n "$select" ]]; then
+  awk -v re="^($select)\$" '$1 ~ re' "$plan" > "$plan.selected"
+  mv "$plan.selected" "$plan"
+  [[ -s "$plan" ]] || { rm -f "$plan"; die "nothing to run: --select '$select' matches none of the planned runs' names (see --dry-run without it)"; }
+fi
 while read -r name args; do
   echo "minicope train $args --threads $threads --out $out/$name --json > $out/$name/result.jsonl"
 done < "$plan" > "$out/commands.txt"
-[[ -s "$plan" ]] || die "nothing to run: --only $only leaves no runs in this mode"
 if [[ $dry == 1 ]]; then echo "reproduce.sh: dry run: $(wc -l < "$plan") runs in $out/commands.txt"; exit 0; fi
 # installs what is missing and builds (not for a given MINICOPE_BIN: that copy is what runs)
 [[ -n "${MINICOPE_BIN:-}" ]] || "$here/minicope" help > /dev/null

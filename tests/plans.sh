@@ -53,6 +53,9 @@ text=0
 plan 12 --quick                                   # 3 Flip-Flop, 3 Selective Copy, 6 Counting
 plan 72 --only flipflop,selcopy,counting          # 3 seeds: 9 + 9 + 3 lengths x 2 vars x 3 pe x 3
 plan 18 --only counting --lengths 128
+plan 6 --only counting --lengths 128 --select 'counting-m128-v3-(cope|rel)-s.'  # a block: 2 pe x 3 seeds
+cut -d' ' -f1 "$work/p/plan.txt" | grep -qvE '^counting-m128-v3-(cope|rel)-s[123]$' && bad "--select kept a run it does not match"
+plan 1 --only counting --lengths 128 --select 'counting-m128-v3-cope-s1'  # matched whole: not -s10 or a prefix
 plan 36 --paper --only selcopy                    # 4 sizes x 3 pe x 3 seeds
 plan 9 --paper --only flipflop
 plan 6 --paper --only counting --epochs 1         # 2 vars x 3 pe (its data is written only when it runs)
@@ -81,6 +84,8 @@ refuse '^reproduce.sh: error: --only: unknown group .tables.' --only tables
 refuse '^reproduce.sh: error: --lengths does not apply to --paper' --paper --lengths 128
 refuse '^reproduce.sh: error: --lengths needs' --lengths 100
 refuse '^reproduce.sh: error: unknown argument' --fast
+refuse '^reproduce.sh: error: --select .counting-\(. is not an extended regular expression: .*[^:]$' --select 'counting-('
+refuse '^reproduce.sh: error: nothing to run: --select .cope-s4. matches none' --quick --select 'cope-s4'
 refuse '^reproduce.sh: error: --epochs cuts' --paper --only selcopy --epochs 3
 MINICOPE_BIN=/nonexistent refuse '^reproduce.sh: error: MINICOPE_BIN=/nonexistent is not an executable' --quick
 
