@@ -146,9 +146,10 @@ Run read_run(const fs::path& f) {
   if (r.result.count("valid")) r.loss_at[1] = r.result["valid"]["loss"].get<double>();
   for (const auto& e : fs::directory_iterator(f)) {
     const std::string n = e.path().filename().string();
-    int factor = 0;
-    char x = 0;
-    if (n.rfind("eval-", 0) == 0 && std::sscanf(n.c_str(), "eval-%d%c", &factor, &x) == 2 && x == 'x' && factor > 1) {
+    // eval-Nx.jsonl exactly (reproduce.sh writes eval-Nx.tmp first and renames it when done)
+    int factor = 0, end = 0;
+    if (n.rfind("eval-", 0) == 0 && std::sscanf(n.c_str(), "eval-%dx.jsonl%n", &factor, &end) == 1 &&
+        size_t(end) == n.size() && factor > 1 && n == "eval-" + std::to_string(factor) + "x.jsonl") {
       const auto res = read_results(e.path());
       if (res.count("valid")) r.loss_at[factor] = res.at("valid")["loss"].get<double>();
     }

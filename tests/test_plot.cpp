@@ -405,6 +405,9 @@ TEST_CASE("plot contexts: a chart per corpus, a series per encoding and training
   run("a-abs-s1", "a.txt", "abs", 64, std::log(7.0));
   run("a-cope-128", "a.txt", "cope", 128, std::log(3.0));
   run("b-rel-s1", "b.txt", "rel", 32, std::log(2.0));
+  // an evaluation still being written (reproduce.sh renames eval-Nx.tmp when it is done) is not read
+  write(d / "b-rel-s1" / "eval-8x.tmp", "{\"loss\":");
+  write(d / "b-rel-s1" / "eval-8x.jsonl.part", "");
   // runs of other tasks, and unfinished runs, are not drawn
   fs::create_directories(d / "ff");
   write(d / "ff" / "config.json", "{\"task\":\"flipflop\",\"pe\":\"abs\"}");
@@ -422,6 +425,7 @@ TEST_CASE("plot contexts: a chart per corpus, a series per encoding and training
   REQUIRE(cells[1].loss_at.at(2).size() == 2);  // two seeds in one cell
   CHECK(cells[2].seq == 128);
   CHECK(cells[3].data == "b.txt");
+  CHECK(cells[3].loss_at.size() == 3);  // 1x, 2x, 4x: not the unfinished 8x
 
   const std::string svg = (d / "ctx.svg").string();
   CliRun r = cli({"plot", "contexts", d.string(), "--out", svg});
