@@ -147,9 +147,8 @@ Run read_run(const fs::path& f) {
   for (const auto& e : fs::directory_iterator(f)) {
     const std::string n = e.path().filename().string();
     // eval-Nx.jsonl exactly (reproduce.sh writes eval-Nx.tmp first and renames it when done)
-    int factor = 0, end = 0;
-    if (n.rfind("eval-", 0) == 0 && std::sscanf(n.c_str(), "eval-%dx.jsonl%n", &factor, &end) == 1 &&
-        size_t(end) == n.size() && factor > 1 && n == "eval-" + std::to_string(factor) + "x.jsonl") {
+    int factor = 0;
+    if (std::sscanf(n.c_str(), "eval-%dx", &factor) == 1 && factor > 1 && n == "eval-" + std::to_string(factor) + "x.jsonl") {
       const auto res = read_results(e.path());
       if (res.count("valid")) r.loss_at[factor] = res.at("valid")["loss"].get<double>();
     }
