@@ -360,9 +360,9 @@ fi
 # predicted): what that head counts when it answers.
 program="a = 0 ; pass; b = 0 ; a ++; pass; b ++; a ++; pass; pass; b = 0 ; a ++; b ++; pass; print a"
 for r in paper-counting-e${epochs:-100}-v3-cope counting-m512-v3-cope-s$s1 counting-m256-v3-cope-s$s1 counting-m128-v3-cope-s$s1; do
-  if [[ -f "$out/$r/best.safetensors" ]]; then
-    heads="$(sed -n 's/^ *"heads": \([0-9]*\),*$/\1/p' "$out/$r/config.json")"
-    layers="$(sed -n 's/^ *"layers": \([0-9]*\),*$/\1/p' "$out/$r/config.json")"
+  if [[ -f "$out/$r/result.jsonl" && -f "$out/$r/best.safetensors" ]]; then  # a finished run
+    heads="$(sed -n 's/^ *"heads": \([0-9]*\),*$/\1/p' "$out/$r/config.json" 2> /dev/null || true)"
+    layers="$(sed -n 's/^ *"layers": \([0-9]*\),*$/\1/p' "$out/$r/config.json" 2> /dev/null || true)"
     for ((l = 0; l < ${layers:-2}; l++)); do for ((h = 0; h < ${heads:-4}; h++)); do
       map="$out/counting-cope-attention-l$l-h$h"
       "$bin" plot attention --ckpt "$out/$r" --text "$program" --layer $l --head $h --out "$map.svg" > "$map.txt" || failed=1
