@@ -356,9 +356,10 @@ fi
 # at most 256 tokens) through each head of the model trained on the longest programs;
 # which head counts what differs between runs, so every head of every layer is drawn.
 # Beside each map, NAME.txt has the mean gate of each key token over all queries, and
-# NAME-last.txt over the last query alone (token 28: the `a` of `print a`, where the answer is
+# NAME-last.txt over the last query alone (the `a` of `print a`, where the answer is
 # predicted): what that head counts when it answers.
 program="a = 0 ; pass; b = 0 ; a ++; pass; b ++; a ++; pass; pass; b = 0 ; a ++; b ++; pass; print a"
+last=$(($(wc -w <<< "$program") - 1))  # one token per word: the index of the last
 for r in paper-counting-e${epochs:-100}-v3-cope counting-m512-v3-cope-s$s1 counting-m256-v3-cope-s$s1 counting-m128-v3-cope-s$s1; do
   if [[ -f "$out/$r/result.jsonl" && -f "$out/$r/best.safetensors" ]]; then  # a finished run
     heads="$(sed -n 's/^ *"heads": \([0-9]*\),*$/\1/p' "$out/$r/config.json" 2> /dev/null || true)"
@@ -366,7 +367,7 @@ for r in paper-counting-e${epochs:-100}-v3-cope counting-m512-v3-cope-s$s1 count
     for ((l = 0; l < ${layers:-2}; l++)); do for ((h = 0; h < ${heads:-4}; h++)); do
       map="$out/counting-cope-attention-l$l-h$h"
       "$bin" plot attention --ckpt "$out/$r" --text "$program" --layer $l --head $h --out "$map.svg" > "$map.txt" || failed=1
-      "$bin" plot attention --ckpt "$out/$r" --text "$program" --layer $l --head $h --queries 28:29 \
+      "$bin" plot attention --ckpt "$out/$r" --text "$program" --layer $l --head $h --queries $last:$((last + 1)) \
         --out "$map-last.svg" > "$map-last.txt" || failed=1
     done; done
     break
