@@ -14,7 +14,7 @@
 #   --paper   the paper's sizes, one run after another on every core (--jobs to change),
 #             in this order:
 #             selcopy: the paper's 128 data tokens among 128 noise tokens (dense 64,
-#               sparse 256: configs/selcopy-128-PE.json, Adam beta2 0.999), then the trend
+#               sparse 256: configs/selcopy-128-PE.json, weight decay 0.0), then the trend
 #               at 64, 32 and 16 (as many noise tokens), cope, rope, abs, 3 seeds; longest
 #               first (a 128-token run 8-14 minutes on one core, a 16-token run under
 #               one), so that two jobs end together; 70 minutes for the 36 with --jobs 2
