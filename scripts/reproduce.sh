@@ -14,10 +14,11 @@
 #   --paper   the paper's sizes, one run after another on every core (--jobs to change),
 #             in this order:
 #             selcopy: the paper's 128 data tokens among 128 noise tokens (dense 64,
-#               sparse 256: configs/selcopy-128-PE.json, weight decay 0.0), then the trend
-#               at 64, 32 and 16 (as many noise tokens), cope, rope, abs, 3 seeds; longest
-#               first (a 128-token run 8-14 minutes on one core, a 16-token run under
-#               one), so that two jobs end together; 70 minutes for the 36 with --jobs 2
+#               sparse 256: configs/selcopy-128-PE.json, no weight decay, Adam beta2
+#               0.99), then the trend at 64, 32 and 16 (as many noise tokens), cope,
+#               rope, abs, 3 seeds; longest first (a 128-token run 13-24 minutes on one
+#               core beside other runs, a 16-token run about one), so that two jobs end
+#               together (docs/results.md, Table 2, gives each run's time)
 #             flipflop: 512 tokens, 256 instruction-bit pairs as in Liu et al. 2023
 #               (configs/flipflop-512-PE.json), cope, rope, abs, 3 seeds
 #             text: Tiny Shakespeare and the Linux kernel source, characters, at context
