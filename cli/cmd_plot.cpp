@@ -29,6 +29,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/plot_parts.h"
+#include "io/files.h"
 #include "io/strings.h"
 #include "io/metrics_file.h"
 #include "nn/config.h"
@@ -65,33 +66,10 @@ void check_target(const std::string& path) {
     refuse("holds something other than an SVG picture");
 }
 
-// Writes the document to a new file beside `path` and renames it into place: a failure
-// leaves any earlier file whole, and no other file is touched.
+// Writes the picture through a temporary file renamed into place (io/files.h).
 void write_file(const std::string& path, const std::string& text) {
   check_target(path);  // again: the file may have appeared while the picture was drawn
-  std::string tmp = path + ".XXXXXX";
-  const int fd = ::mkstemp(tmp.data());
-  if (fd < 0) throw std::runtime_error(path + ": cannot be written (" + std::strerror(errno) + ")");
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t w = ::write(fd, text.data() + done, text.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) {
-      const int why = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw std::runtime_error(path + ": write failed (" + std::strerror(why) + ")");
-    }
-    done += size_t(w);
-  }
-  const mode_t mask = ::umask(0);  // mkstemp makes it private; a picture gets the usual mode
-  ::umask(mask);
-  ::fchmod(fd, 0666 & ~mask);
-  if (::close(fd) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int why = errno;
-    ::unlink(tmp.c_str());
-    throw std::runtime_error(path + ": cannot be written (" + std::strerror(why) + ")");
-  }
+  write_file_atomically(path, text);
 }
 
 }  // namespace plot_cli

@@ -4,9 +4,13 @@
 #include <cxxopts.hpp>
 #include <fstream>
 #include <iostream>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "dist/comm.h"
+#include "io/files.h"
+#include "train/evaluate.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "dist/ranks.h"
@@ -140,6 +144,41 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   return 0;
 }
 
+namespace {
+
+// eval --errors FILE: a new file (an existing one is never replaced: it may be anything),
+// for a task scored per example, from one process (a rank sees only its share).
+std::string errors_flag(const std::string& path, const Task& task, const Comm& comm) {
+  if (task.is_text())
+    throw UsageError("--errors: a text run is scored by its loss, not per example; there are no wrong examples to list");
+  if (comm.distributed()) throw UsageError("--errors: run eval as one process (not under mpirun) to list wrong examples");
+  std::error_code ec;
+  const auto type = std::filesystem::symlink_status(path, ec).type();
+  if (type == std::filesystem::file_type::none) throw UsageError("--errors " + path + ": cannot be used (" + ec.message() + ")");
+  if (type != std::filesystem::file_type::not_found)
+    throw UsageError("--errors " + path + " exists; eval writes a new file and replaces none");
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  if (!folder.empty() && !std::filesystem::is_directory(folder, ec))
+    throw UsageError("--errors " + path + ": there is no folder " + folder.string() + " to write it in");
+  return path;
+}
+
+// One line of --errors: where the example is, its tokens, and each wrong prediction:
+// the position of the token wanted, k (how many scored predictions come before it in the
+// example), the token wanted and the token predicted (docs/tasks.md).
+std::string wrong_example_line(const Task& task, const std::string& split, const Example& e, const WrongExample& w) {
+  nlohmann::json predictions = nlohmann::json::array();
+  for (const WrongPrediction& p : w.wrong)
+    predictions.push_back({{"at", p.at}, {"k", p.k}, {"want", task.vocab().at(size_t(p.want))}, {"got", task.vocab().at(size_t(p.got))}});
+  nlohmann::json j{{"split", split},    {"example", w.example},        {"scored", w.scored},
+                   {"wrong", w.wrong.size()}, {"predictions", predictions}};
+  if (e.shortcut_right >= 0) j["shortcut_right"] = e.shortcut_right == 1;
+  j["text"] = task.describe(e);
+  return j.dump();
+}
+
+}  // namespace
+
 int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   cxxopts::Options options("minicope eval",
                            "Evaluates a checkpoint on its task's splits (the best checkpoint of a run folder, or a\n"
@@ -149,7 +188,9 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
       "seq", "text: evaluate with windows of N tokens (may exceed the training context; not abs)",
       cxxopts::value<std::string>())("batch", "sequences per forward pass (default 64)",
                                                                  cxxopts::value<std::string>())(
-      "json", "one JSON object per split");
+      "json", "one JSON object per split")(
+      "errors", "write every example the model gets wrong to FILE, a JSON line each: its tokens and wrong predictions (a new file; not for text)",
+      cxxopts::value<std::string>());
   add_rank_flags(options, false);
   ParsedArgs p = parse_args(options, args);
   if (p.help) {
@@ -161,20 +202,32 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
   int64_t batch = 64;
   LoadedRun run;
   std::vector<std::string> splits;
+  std::string errors_path;  // --errors: where the wrong examples go
   on_every_rank(comm, [&] {  // under mpirun each rank reads the checkpoint (and the task's data) itself
     if (r.count("batch")) batch = flag_int(r, "batch", 1, 1 << 20);
     const std::string ckpt = r.count("ckpt") ? r["ckpt"].as<std::string>() : "";
     run = load_run_flag(r.count("ckpt") ? &ckpt : nullptr, r.count("seq") ? flag_int(r, "seq", 1, kMaxContext) : 0, true);
     splits = run.task->splits();
     if (r.count("split")) splits = {split_flag(*run.task, r["split"].as<std::string>())};
+    if (r.count("errors")) errors_path = errors_flag(r["errors"].as<std::string>(), *run.task, comm);
   });
   std::vector<EvalMetrics> ms;
+  std::string errors;  // the JSON lines of --errors
+  int64_t listed = 0;
   for (const std::string& s : splits) {
-    ms.push_back(evaluate(*run.model, s, run.task->eval_set(s), batch, &comm));
+    const std::vector<Example> set = run.task->eval_set(s);
+    std::vector<WrongExample> wrong;
+    ms.push_back(evaluate(*run.model, s, set, batch, &comm, errors_path.empty() ? nullptr : &wrong));
     ms.back().text = run.task->scored_text(s);
+    for (const WrongExample& w : wrong) errors += wrong_example_line(*run.task, s, set[size_t(w.example)], w) + "\n";
+    listed += int64_t(wrong.size());
   }
   (void)err;
   print_metrics(out, *run.task, ms, r.count("json") > 0, run.step);
+  if (!errors_path.empty()) {
+    write_file_atomically(errors_path, errors);
+    if (!r.count("json")) out << "wrote " << errors_path << ": " << listed << " wrong examples\n";
+  }
   return 0;
 }
 

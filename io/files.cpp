@@ -4,10 +4,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <stdexcept>
 
 namespace mc {
 
@@ -100,6 +103,32 @@ nlohmann::json parse_json_no_duplicates(const std::string& text) {
   nlohmann::json j = nlohmann::json::parse(text, watch);
   if (found) throw DuplicateKey(twice);
   return j;
+}
+
+void write_file_atomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) throw std::runtime_error(path + ": cannot be written (" + std::strerror(errno) + ")");
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t w = ::write(fd, text.data() + done, text.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      const int why = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw std::runtime_error(path + ": write failed (" + std::strerror(why) + ")");
+    }
+    done += size_t(w);
+  }
+  const mode_t mask = ::umask(0);  // mkstemp makes it private; the file gets the usual mode
+  ::umask(mask);
+  ::fchmod(fd, 0666 & ~mask);
+  if (::close(fd) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int why = errno;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error(path + ": cannot be written (" + std::strerror(why) + ")");
+  }
 }
 
 }  // namespace mc

@@ -26,6 +26,11 @@ std::string read_whole_file(const std::string& path, const std::string& kind, co
   return bytes;
 }
 
+// Writes `text` to a new file beside `path` (PATH.XXXXXX) and renames it over `path`: a
+// failure (runtime_error naming the path) leaves any earlier file whole, and no other
+// file is touched. Whether `path` may be replaced is the caller's decision.
+void write_file_atomically(const std::string& path, const std::string& text);
+
 // 's' for a message: in single quotes, with control bytes (a NUL would cut the
 // message short) written as \xNN.
 std::string quoted(const std::string& s);

@@ -497,3 +497,98 @@ TEST_CASE("evaluation of packed chunks gives the numbers of unpacked ones (Count
     CHECK(line.find("\"binding_error_rate\"") != std::string::npos);
   }
 }
+
+TEST_CASE("evaluation lists exactly the examples it counts wrong, with their wrong predictions") {
+  TaskOptions o;
+  o.name = "counting";
+  o.max_steps = 32;
+  o.eval_size = 40;
+  const auto task = make_task(o);
+  const std::vector<Example> set = task->eval_set("valid");
+  ModelConfig c;
+  c.vocab = int64_t(task->vocab().size()), c.seq = task->context(), c.layers = 1, c.dim = 8, c.heads = 2, c.pe = "cope";
+  Transformer m(c, 1, DType::f64);
+  Generator g(9);
+  std::vector<Var> ps;  // random weights: some examples right, most wrong
+  for (const Var& p : m.parameters()) ps.emplace_back(Tensor::normal(p.shape(), 0, 0.5, g, DType::f64));
+  m.set_parameters(ps);
+  std::vector<WrongExample> wrong;
+  const EvalMetrics all = evaluate(m, "valid", set, 16, nullptr, &wrong);  // packed chunks
+  REQUIRE(int64_t(wrong.size()) == int64_t(std::lround(all.error_rate * 40)));
+  REQUIRE(!wrong.empty());
+  REQUIRE(wrong.size() < set.size());
+  int64_t wrong_tokens = 0;
+  size_t next = 0;  // wrong[] is in the set's order
+  for (int64_t i = 0; i < int64_t(set.size()); ++i) {
+    // each example alone: wrong exactly when listed, and the same predictions wrong
+    std::vector<WrongExample> alone;
+    const EvalMetrics one = evaluate(m, "one", {set[size_t(i)]}, 1, nullptr, &alone);
+    const bool listed = next < wrong.size() && wrong[next].example == i;
+    INFO("example " << i);
+    CHECK(one.error_rate == (listed ? 1.0 : 0.0));
+    if (!listed) continue;
+    const WrongExample& w = wrong[next++];
+    REQUIRE(alone.size() == 1);
+    CHECK(alone[0].wrong.size() == w.wrong.size());
+    CHECK(w.scored == one.scored);
+    const Example& e = set[size_t(i)];
+    for (size_t j = 0; j < w.wrong.size(); ++j) {
+      const WrongPrediction& p = w.wrong[j];
+      CHECK(p.at == alone[0].wrong[j].at);
+      CHECK(p.got == alone[0].wrong[j].got);
+      CHECK(e.scored.at(size_t(p.at - 1)) == 1);  // a scored prediction: of tokens[at] from tokens[..at-1]
+      CHECK(p.want == e.tokens.at(size_t(p.at)));
+      CHECK(p.got != p.want);
+      // k: the scored predictions before it in the example
+      CHECK(p.k == std::count(e.scored.begin(), e.scored.begin() + (p.at - 1), uint8_t(1)));
+    }
+    wrong_tokens += int64_t(w.wrong.size());
+  }
+  CHECK(next == wrong.size());
+  CHECK(wrong_tokens == int64_t(std::lround(all.token_error_rate * double(all.scored))));
+}
+
+TEST_CASE("eval --errors writes the wrong examples as JSON lines, into a new file only") {
+  const fs::path d = fresh_dir("errors");
+  REQUIRE(cli(tiny(d, {"--steps", "3", "--eval-every", "3"})).code == 0);
+  const fs::path file = d / "wrong.jsonl";
+  const Run r = cli({"eval", "--ckpt", d.string(), "--split", "test", "--json", "--errors", file.string()});
+  REQUIRE(r.code == 0);
+  const nlohmann::json metrics = nlohmann::json::parse(r.out);  // --json: stdout is the metrics alone
+  std::ifstream in(file);
+  std::string line;
+  int64_t lines = 0;
+  while (std::getline(in, line)) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    ++lines;
+    CHECK(j["split"] == "test");
+    std::vector<std::string> tokens;  // the example's tokens, from its text
+    std::istringstream words(j["text"].get<std::string>());
+    for (std::string t; words >> t;) tokens.push_back(t);
+    REQUIRE(j["wrong"].get<size_t>() == j["predictions"].size());
+    for (const auto& p : j["predictions"]) {
+      CHECK(tokens.at(p["at"].get<size_t>()) == p["want"].get<std::string>());
+      CHECK(p["got"] != p["want"]);
+    }
+    CHECK(j["scored"].get<int64_t>() >= j["wrong"].get<int64_t>());
+  }
+  // after 3 steps the tiny model is wrong on most test sequences, and the file lists each
+  CHECK(lines > 0);
+  CHECK(lines == std::lround(metrics["error_rate"].get<double>() * 20));
+  // an existing file is never replaced, whatever it holds; a folder neither
+  const std::string before = bytes_of(file);
+  Run again = cli({"eval", "--ckpt", d.string(), "--errors", file.string()});
+  CHECK(again.code == 2);
+  CHECK(one_error_line(again));
+  CHECK(again.err.find("exists; eval writes a new file and replaces none") != std::string::npos);
+  CHECK(bytes_of(file) == before);
+  again = cli({"eval", "--ckpt", d.string(), "--errors", d.string()});
+  CHECK(again.code == 2);
+  CHECK(again.err.find("exists") != std::string::npos);
+  // a folder that is not there is refused before anything is evaluated
+  again = cli({"eval", "--ckpt", d.string(), "--errors", (d / "no" / "x.jsonl").string()});
+  CHECK(again.code == 2);
+  CHECK(one_error_line(again));
+  CHECK(again.out.empty());
+  CHECK(again.err.find("there is no folder") != std::string::npos);
+}

@@ -26,8 +26,10 @@ struct ScoreSums {
 };
 
 // Adds the scored predictions of each example of batch b (at its place in the rows) to
-// `sums`, from the batch's logits [R,L,V] in f64; examples are the batch's, in order.
-void score_examples(std::span<const Example> examples, const TokenBatch& b, const Tensor& logits, ScoreSums& sums) {
+// `sums`, from the batch's logits [R,L,V] in f64; examples are the batch's, in order,
+// the first of them example `first` of its set. With `wrong`, lists the wrong ones.
+void score_examples(std::span<const Example> examples, int64_t first, const TokenBatch& b, const Tensor& logits,
+                    ScoreSums& sums, std::vector<WrongExample>* wrong) {
   const int64_t L = b.inputs.size(1), V = logits.size(2);
   const double* lp = logits.data<double>();
   const int64_t* tg = b.targets.data<int64_t>();
@@ -35,6 +37,7 @@ void score_examples(std::span<const Example> examples, const TokenBatch& b, cons
   for (size_t e = 0; e < b.places.size(); ++e) {
     const TokenBatch::Place& p = b.places[e];
     bool example_wrong = false;
+    WrongExample listed{first + int64_t(e), 0, {}};
     for (int64_t i = p.row * L + p.offset; i < p.row * L + p.offset + p.length; ++i) {
       if (mk[i] == 0.0f) continue;
       const double* row = lp + i * V;
@@ -46,9 +49,15 @@ void score_examples(std::span<const Example> examples, const TokenBatch& b, cons
       for (int64_t v = 0; v < V; ++v) se += std::exp(row[v] - mx);
       sums.loss += mx + std::log(se) - row[tg[i]];
       ++sums.scored;
-      if (arg != tg[i]) ++sums.wrong_tokens, example_wrong = true;
+      if (arg != tg[i]) {
+        ++sums.wrong_tokens, example_wrong = true;
+        // input column i - (row start + offset) predicts the token one after it
+        if (wrong) listed.wrong.push_back({i - p.row * L - p.offset + 1, listed.scored, tg[i], arg});
+      }
+      ++listed.scored;
     }
     sums.wrong_examples += example_wrong;
+    if (wrong && example_wrong) wrong->push_back(std::move(listed));
     if (const int8_t shortcut = examples[e].shortcut_right; shortcut >= 0) {
       ++sums.shortcut_examples;
       sums.shortcut_wrong += shortcut == 0;
@@ -62,7 +71,7 @@ double ratio(int64_t part, int64_t whole) { return whole ? double(part) / double
 }  // namespace
 
 EvalMetrics evaluate(Transformer& model, const std::string& split, const std::vector<Example>& set, int64_t batch,
-                     Comm* comm) {
+                     Comm* comm, std::vector<WrongExample>* wrong) {
   NoGradGuard no_grad;
   const bool was_training = model.training();
   model.eval();
@@ -76,7 +85,7 @@ EvalMetrics evaluate(Transformer& model, const std::string& split, const std::ve
   for (int64_t at = lo; at < hi; at += batch) {
     const auto chunk = std::span<const Example>(set).subspan(size_t(at), size_t(std::min(hi, at + batch) - at));
     const TokenBatch b = smallest_batch(chunk, model.config().seq);
-    score_examples(chunk, b, model.forward(b.inputs, b.starts).value().to(DType::f64), sums);  // logits [R,L,V]
+    score_examples(chunk, at, b, model.forward(b.inputs, b.starts).value().to(DType::f64), sums, wrong);  // logits [R,L,V]
     m.examples += int64_t(chunk.size());
   }
   if (comm && comm->distributed()) {  // counts below 2^53 are exact in a double

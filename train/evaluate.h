@@ -27,11 +27,24 @@ struct EvalMetrics {
   double bits_per_byte() const;  // and over text.bytes: comparable across tokenizers
 };
 
+// A scored prediction the model got wrong: tokens[at] was wanted (`want`), `got` was
+// the most likely token; k counts the example's scored predictions before it (from 0).
+struct WrongPrediction {
+  int64_t at = 0, k = 0, want = 0, got = 0;
+};
+// An example the model got wrong: its index in the set, how many predictions of it are
+// scored, and the wrong ones in order (`eval --errors` writes them, docs/tasks.md).
+struct WrongExample {
+  int64_t example = 0, scored = 0;
+  std::vector<WrongPrediction> wrong;
+};
+
 // Evaluates `model` (in eval mode, no gradients) on fixed example sets. With `comm`
 // (several ranks, each calling it), every rank scores its share of the set and all
-// get the metrics of the whole set.
+// get the metrics of the whole set. With `wrong`, the examples with a wrong prediction
+// are listed there too, in the set's order (with `comm`: this rank's share only).
 EvalMetrics evaluate(Transformer& model, const std::string& split, const std::vector<Example>& set, int64_t batch,
-                     Comm* comm = nullptr);
+                     Comm* comm = nullptr, std::vector<WrongExample>* wrong = nullptr);
 
 // One evaluation as a line of metrics.jsonl (docs/checkpoint.md lists its fields).
 std::string metrics_line(const Task& task, const EvalMetrics& m, int64_t step);
